@@ -1,0 +1,264 @@
+"""Settings: one typed object, built once from CLI flags and ``ONEBIN_*`` variables.
+
+Every setting is declared once in ``SETTINGS``; the argparse flags, the environment
+variable names and the ``--help`` text are all derived from that table so they can
+never disagree. A flag given on the command line wins over the environment, which
+wins over the default. Validation happens here, at start, so a bad value is a
+one-line error instead of a failure minutes later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onebin.errors import ConfigError
+
+LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+ENV_PREFIX = "ONEBIN_"
+
+
+def _port(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number between 0 and 65535")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use true or false)")
+
+
+def _domain(text: str) -> str:
+    name = text.strip().lower().rstrip(".")
+    labels = name.split(".")
+    if (
+        not name
+        or len(name) > 253
+        or any(
+            not label or len(label) > 63 or not label.replace("-", "").isalnum() for label in labels
+        )
+    ):
+        raise ValueError(f"{text!r} is not a valid domain name")
+    return name
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in {"debug", "info", "warning", "error"}:
+        raise ValueError("must be one of debug, info, warning, error")
+    return level
+
+
+def _sqlite_synchronous(text: str) -> str:
+    mode = text.strip().upper()
+    if mode not in {"FULL", "NORMAL"}:
+        raise ValueError("must be FULL or NORMAL")
+    return mode
+
+
+def _origin_list(text: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in text.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ValueError(f"{origin!r} is not an origin like https://example.com")
+    return origins
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, its environment variable, how to parse it and its help."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    repeatable: bool = False
+    is_flag: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def default(self) -> Any:
+        return Settings.__dataclass_fields__[self.name].default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know, validated."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    log_level: str = "info"
+    max_body_bytes: int = 1024 * 1024
+    sqlite_synchronous: str = "FULL"
+    graceful_timeout: float = 10.0
+    cors_origins: tuple[str, ...] = ()
+    domain: tuple[str, ...] = ()
+    https_port: int = 443
+    http_port: int = 80
+    acme_directory: str = LETS_ENCRYPT_PRODUCTION
+    acme_staging: bool = False
+    acme_email: str = ""
+    acme_ca_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def https_enabled(self) -> bool:
+        return bool(self.domain) or self.tls_cert is not None
+
+    @property
+    def acme_enabled(self) -> bool:
+        return bool(self.domain) and self.tls_cert is None
+
+    @property
+    def effective_acme_directory(self) -> str:
+        return LETS_ENCRYPT_STAGING if self.acme_staging else self.acme_directory
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "onebin.sqlite3"
+
+
+SETTINGS: tuple[Option, ...] = (
+    Option("host", str, "address to listen on"),
+    Option("port", _port, "HTTP port when HTTPS is off"),
+    Option("data_dir", Path, "directory for the database, certificates and locks"),
+    Option("log_level", _log_level, "debug, info, warning or error"),
+    Option("max_body_bytes", _positive_int, "largest request body accepted, in bytes"),
+    Option(
+        "sqlite_synchronous",
+        _sqlite_synchronous,
+        "SQLite durability: FULL survives power loss, NORMAL only process crashes",
+    ),
+    Option("graceful_timeout", _positive_float, "seconds in-flight requests get on SIGTERM"),
+    Option(
+        "cors_origins",
+        _origin_list,
+        "comma-separated origins allowed to call the API from a browser (off when empty)",
+    ),
+    Option(
+        "domain",
+        _domain,
+        "domain to serve over HTTPS with an automatic certificate (repeatable)",
+        repeatable=True,
+    ),
+    Option("https_port", _port, "HTTPS port when a domain or certificate is set"),
+    Option("http_port", _port, "HTTP port for ACME challenges and redirects when HTTPS is on"),
+    Option("acme_directory", str, "ACME directory URL (default: Let's Encrypt production)"),
+    Option(
+        "acme_staging",
+        _bool,
+        "use Let's Encrypt's staging CA (untrusted test certificates)",
+        is_flag=True,
+    ),
+    Option("acme_email", str, "contact e-mail for the ACME account"),
+    Option("acme_ca_file", Path, "extra CA bundle to trust the ACME server (e.g. Pebble's)"),
+    Option("tls_cert", Path, "bring your own certificate chain (PEM); disables ACME"),
+    Option("tls_key", Path, "private key (PEM) for --tls-cert"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, options: Sequence[Option] = SETTINGS) -> None:
+    """Add a flag per setting; help shows the environment variable and the default."""
+    for option in options:
+        default = option.default
+        shown = "off" if option.is_flag else ("none" if default in (None, ()) else default)
+        help_text = f"{option.help} [env {option.env}; default {shown}]"
+        if option.is_flag:
+            parser.add_argument(option.flag, action="store_const", const="true", help=help_text)
+        elif option.repeatable:
+            parser.add_argument(option.flag, action="append", metavar="VALUE", help=help_text)
+        else:
+            parser.add_argument(option.flag, metavar="VALUE", help=help_text)
+
+
+def _parse(option: Option, raw: str, source: str) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"invalid {source}: {exc}") from None
+
+
+def build_settings(
+    flags: argparse.Namespace | None = None,
+    environ: Mapping[str, str] | None = None,
+    options: Sequence[Option] = SETTINGS,
+) -> Settings:
+    """Resolve every setting: flag, then environment, then default; then cross-check."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in options:
+        given = getattr(flags, option.name, None) if flags is not None else None
+        if given is not None:
+            if option.repeatable:
+                values[option.name] = tuple(_parse(option, v, option.flag) for v in given)
+            else:
+                values[option.name] = _parse(option, given, option.flag)
+        elif option.env in environ:
+            raw = environ[option.env]
+            if option.repeatable:
+                parts = [p for p in raw.replace(",", " ").split() if p]
+                values[option.name] = tuple(_parse(option, p, option.env) for p in parts)
+            else:
+                values[option.name] = _parse(option, raw, option.env)
+        else:
+            values[option.name] = option.default
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key must be given together")
+    for path in (settings.tls_cert, settings.tls_key, settings.acme_ca_file):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"file not found: {path}")
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        raise ConfigError(f"--data-dir {settings.data_dir} exists and is not a directory")
+    if settings.https_enabled and settings.http_port == settings.https_port:
+        raise ConfigError("--http-port and --https-port must differ")
+    if settings.acme_enabled and not settings.effective_acme_directory.startswith("https://"):
+        raise ConfigError("--acme-directory must be an https:// URL")

@@ -1,0 +1,35 @@
+"""One exception tree for onebin.
+
+Library code raises these with data attached; only the edges translate them: the
+HTTP layer into JSON error bodies, the CLI into one-line messages and exit codes.
+"""
+
+from __future__ import annotations
+
+
+class OnebinError(Exception):
+    """Base of every error onebin raises on purpose."""
+
+
+class ConfigError(OnebinError):
+    """A setting is invalid; the CLI exits with status 2."""
+
+
+class StoreError(OnebinError):
+    """The database could not do what was asked."""
+
+
+class NotFound(StoreError):
+    """The requested row does not exist."""
+
+
+class VersionConflict(StoreError):
+    """A write was conditioned on a version that is no longer current."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"the current version is {current_version}")
+        self.current_version = current_version
+
+
+class DataDirLocked(OnebinError):
+    """Another process holds the data directory (e.g. a running server during restore)."""

@@ -1,0 +1,159 @@
+"""The items REST API: thin handlers between HTTP and the ``ItemStore``.
+
+Handlers parse and check input, call the store once, and shape the answer. Every
+item response carries a strong ``ETag`` built from the item's id and version, so
+``If-Match`` on ``PATCH``/``DELETE`` lets two editors find out about each other
+instead of silently overwriting (RFC 9110 §13.1.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from onebin.errors import NotFound, VersionConflict
+from onebin.http import ApiError, bearer_token, json_response, parse_etag_list, read_json
+from onebin.items.listing import ListQueryError, parse_list_query
+from onebin.items.models import Item, ItemCreate, ItemPatch
+from onebin.items.openapi import openapi_document
+from onebin.items.repository import ItemStore
+from onebin.store.tokens import TokenStore
+
+T = TypeVar("T")
+MAX_ITEM_ID = 2**63 - 1
+
+
+def item_etag(item_id: int, version: int) -> str:
+    return f'"{item_id}-{version}"'
+
+
+def expected_versions(header: str | None, item_id: int) -> set[int] | None:
+    """Versions an ``If-Match`` header accepts; None when it sets no condition.
+
+    ``*`` matches any current version (the item must merely exist). Weak tags and
+    tags of other items never match: If-Match uses strong comparison.
+    """
+    if header is None:
+        return None
+    tags = parse_etag_list(header)
+    if "*" in tags:
+        return None
+    prefix = f'"{item_id}-'
+    versions = set()
+    for tag in tags:
+        if tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit():
+            versions.add(int(tag[len(prefix) : -1]))
+    return versions
+
+
+def parse_item_id(request: Request) -> int:
+    raw = request.path_params["item_id"]
+    if not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= MAX_ITEM_ID:
+        raise ApiError(400, "invalid_id", "item id must be a positive whole number")
+    return int(raw)
+
+
+def item_response(item: Item, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return json_response(
+        item, status, {"etag": item_etag(item.id, item.version), **(headers or {})}
+    )
+
+
+class ItemsApi:
+    """Routes for ``/api/items`` bound to one store and one token store."""
+
+    def __init__(self, items: ItemStore, tokens: TokenStore, *, max_body_bytes: int) -> None:
+        self.items = items
+        self.tokens = tokens
+        self.max_body_bytes = max_body_bytes
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/items", self.list_items, methods=["GET"]),
+            Route("/api/items", self.create_item, methods=["POST"]),
+            Route("/api/items/{item_id}", self.get_item, methods=["GET"]),
+            Route("/api/items/{item_id}", self.update_item, methods=["PATCH"]),
+            Route("/api/items/{item_id}", self.delete_item, methods=["DELETE"]),
+            Route("/api/openapi.json", self.openapi, methods=["GET"]),
+        ]
+
+    async def require_writer(self, request: Request) -> None:
+        token = bearer_token(request)
+        if token is None or await self.tokens.verify(token) is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "a valid write token is required: Authorization: Bearer <token>",
+                {"www-authenticate": 'Bearer realm="onebin"'},
+            )
+
+    async def list_items(self, request: Request) -> Response:
+        try:
+            query = parse_list_query(dict(request.query_params))
+        except ListQueryError as exc:
+            raise ApiError(400, "invalid_query", str(exc)) from None
+        return json_response(await self.items.list(query))
+
+    async def get_item(self, request: Request) -> Response:
+        item_id = parse_item_id(request)
+        try:
+            item = await self.items.get(item_id)
+        except NotFound as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+        etag = item_etag(item.id, item.version)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and _weak_match(if_none_match, etag):
+            return Response(status_code=304, headers={"etag": etag})
+        return item_response(item)
+
+    async def create_item(self, request: Request) -> Response:
+        await self.require_writer(request)
+        new = await read_json(request, ItemCreate, self.max_body_bytes)
+        item = await self.items.create(new)
+        return item_response(item, 201, {"location": f"/api/items/{item.id}"})
+
+    async def update_item(self, request: Request) -> Response:
+        await self.require_writer(request)
+        item_id = parse_item_id(request)
+        patch = await read_json(request, ItemPatch, self.max_body_bytes)
+        if not any(
+            getattr(patch, field) is not msgspec.UNSET for field in ItemPatch.__struct_fields__
+        ):
+            raise ApiError(422, "validation_error", "the patch changes nothing: send a field")
+        versions = expected_versions(request.headers.get("if-match"), item_id)
+        item = await self._conditional(lambda: self.items.update(item_id, patch, versions))
+        return item_response(item)
+
+    async def delete_item(self, request: Request) -> Response:
+        await self.require_writer(request)
+        item_id = parse_item_id(request)
+        versions = expected_versions(request.headers.get("if-match"), item_id)
+        await self._conditional(lambda: self.items.delete(item_id, versions))
+        return Response(status_code=204)
+
+    async def openapi(self, request: Request) -> Response:
+        return json_response(openapi_document())
+
+    async def _conditional(self, write: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await write()
+        except NotFound as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+        except VersionConflict as exc:
+            raise ApiError(
+                412,
+                "version_conflict",
+                f"the item was changed by someone else (now version {exc.current_version}); "
+                "reload it and try again",
+            ) from None
+
+
+def _weak_match(header: str, etag: str) -> bool:
+    """If-None-Match uses weak comparison: ``W/"x"`` matches ``"x"``."""
+    tags = parse_etag_list(header)
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)

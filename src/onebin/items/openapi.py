@@ -1,0 +1,165 @@
+"""The OpenAPI 3.1 document for the items API.
+
+Schemas come from the same msgspec structs that validate requests, so what is
+documented is what is enforced. The document is built once and cached.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import msgspec
+
+from onebin import __version__
+from onebin.http import ErrorBody
+from onebin.items.listing import (
+    DEFAULT_LIMIT,
+    DEFAULT_SORT,
+    MAX_LIMIT,
+    MAX_QUERY_CHARS,
+    SORT_FIELDS,
+)
+from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _json(_ref("ErrorBody"), "error") for status in statuses}
+
+
+_ETAG = {"ETag": {"schema": {"type": "string"}, "description": "strong entity tag of the item"}}
+_ITEM_ID = {
+    "name": "item_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+}
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "ETag the change is based on; a stale one gets 412",
+}
+_JSON_BODY = "application/json"
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    (_, components) = msgspec.json.schema_components(
+        [Item, ItemCreate, ItemPatch, ItemPage, ErrorBody],
+        ref_template="#/components/schemas/{name}",
+    )
+    sorts = [*SORT_FIELDS, *(f"-{field}" for field in SORT_FIELDS)]
+    write = {"security": [{"bearer": []}]}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "onebin items API", "version": __version__},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/api/items": {
+                "get": {
+                    "summary": "List items, newest first by default, with search and cursor paging",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_LIMIT,
+                                "default": DEFAULT_LIMIT,
+                            },
+                        },
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                            "description": "text searched in name and description",
+                        },
+                        {
+                            "name": "sort",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": sorts, "default": DEFAULT_SORT},
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "next_cursor of the previous page",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(_ref("ItemPage"), "a page of items"),
+                        **_errors(400),
+                    },
+                },
+                "post": {
+                    "summary": "Create an item",
+                    **write,
+                    "requestBody": {
+                        "required": True,
+                        "content": {_JSON_BODY: {"schema": _ref("ItemCreate")}},
+                    },
+                    "responses": {
+                        "201": _json(
+                            _ref("Item"),
+                            "created",
+                            {**_ETAG, "Location": {"schema": {"type": "string"}}},
+                        ),
+                        **_errors(400, 401, 413, 415, 422, 429),
+                    },
+                },
+            },
+            "/api/items/{item_id}": {
+                "parameters": [_ITEM_ID],
+                "get": {
+                    "summary": "Get one item",
+                    "responses": {
+                        "200": _json(_ref("Item"), "the item", _ETAG),
+                        "304": {"description": "not modified (If-None-Match)"},
+                        **_errors(400, 404),
+                    },
+                },
+                "patch": {
+                    "summary": "Change some fields of an item",
+                    **write,
+                    "parameters": [_IF_MATCH],
+                    "requestBody": {
+                        "required": True,
+                        "content": {_JSON_BODY: {"schema": _ref("ItemPatch")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("Item"), "the changed item", _ETAG),
+                        **_errors(400, 401, 404, 412, 413, 415, 422, 429),
+                    },
+                },
+                "delete": {
+                    "summary": "Delete an item",
+                    **write,
+                    "parameters": [_IF_MATCH],
+                    "responses": {
+                        "204": {"description": "deleted"},
+                        **_errors(400, 401, 404, 412, 429),
+                    },
+                },
+            },
+        },
+    }

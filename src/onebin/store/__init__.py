@@ -1,0 +1,1 @@
+"""The embedded store: database wrapper, migrations, and the write-token table."""
