@@ -1,14 +1,19 @@
 """Run the application: open the store, build the ASGI app, serve until a signal.
 
-uvicorn owns the sockets and the signal handling: on SIGTERM or SIGINT it stops
-accepting, lets in-flight requests finish for ``graceful_timeout`` seconds, and
-returns; then the database is closed, which checkpoints the WAL, and the process
-exits 0.
+Signals are ours, not uvicorn's: uvicorn re-raises a caught SIGTERM after its
+shutdown, which would kill the process before the database is closed. Here SIGTERM
+or SIGINT asks every listener to stop accepting; each lets in-flight requests finish
+for ``graceful_timeout`` seconds; then the database is closed, which checkpoints the
+WAL, and ``serve`` returns so the process exits 0.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 
@@ -34,13 +39,40 @@ def uvicorn_config(app: ASGIApp, settings: Settings, *, port: int) -> uvicorn.Co
     )
 
 
+class Listener(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to ``run_listeners``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_listeners(listeners: Sequence[Listener]) -> None:
+    """Serve on every listener until SIGTERM/SIGINT, then stop them all gracefully."""
+    loop = asyncio.get_running_loop()
+
+    def stop_all() -> None:
+        for listener in listeners:
+            # A second signal while already stopping skips the grace period.
+            listener.force_exit = listener.should_exit
+            listener.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_all)
+    try:
+        await asyncio.gather(*(listener.serve() for listener in listeners))
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
 def serve(settings: Settings, spec: AppSpec) -> None:
     """Serve ``spec`` until told to stop; raises ``OnebinError`` on a bad start."""
     db = open_database(settings, spec)
     try:
         context = AppContext(settings=settings, db=db, tokens=TokenStore(db))
         app = build_app(context, spec)
-        server = uvicorn.Server(uvicorn_config(app, settings, port=settings.port))
+        listener = Listener(uvicorn_config(app, settings, port=settings.port))
         logger.info(
             "onebin serving %s on http://%s:%d (data in %s)",
             spec.name,
@@ -48,6 +80,7 @@ def serve(settings: Settings, spec: AppSpec) -> None:
             settings.port,
             settings.data_dir.resolve(),
         )
-        server.run()
+        with asyncio.Runner(loop_factory=listener.config.get_loop_factory()) as runner:
+            runner.run(run_listeners([listener]))
     finally:
         db.close()

@@ -53,7 +53,7 @@ def expected_versions(header: str | None, item_id: int) -> set[int] | None:
 
 def parse_item_id(request: Request) -> int:
     raw = request.path_params["item_id"]
-    if not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= MAX_ITEM_ID:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ITEM_ID:
         raise ApiError(400, "invalid_id", "item id must be a positive whole number")
     return int(raw)
 

@@ -40,7 +40,7 @@ class ListQuery:
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or len(raw) > 4:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
         raise ListQueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     value = int(raw)
     if not 1 <= value <= MAX_LIMIT:

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from onebin.app import AppContext, build_app, open_database
+from onebin.config import Settings
+from onebin.items import spec
+from onebin.store.sqlite import SQLiteDatabase
+from onebin.store.tokens import TokenStore
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[SQLiteDatabase]:
+    database = open_database(settings, spec)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def token(db: SQLiteDatabase) -> str:
+    secret, _ = TokenStore(db).create("tests")
+    return secret
+
+
+@pytest.fixture
+def client(settings: Settings, db: SQLiteDatabase) -> Iterator[TestClient]:
+    """The real app in-process, on a real SQLite file in a temp data dir."""
+    app = build_app(AppContext(settings=settings, db=db, tokens=TokenStore(db)), spec)
+    # Not entered as a context manager: the app does not use lifespan events.
+    yield TestClient(app, base_url="http://testserver")

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from onebin.items.listing import (
+    MAX_LIMIT,
+    ListQuery,
+    ListQueryError,
+    build_list_sql,
+    decode_cursor,
+    encode_cursor,
+    escape_like,
+    parse_limit,
+    parse_list_query,
+    parse_sort,
+)
+
+
+def test_parse_limit_defaults_and_bounds():
+    assert parse_limit(None) == 20
+    assert parse_limit("1") == 1
+    assert parse_limit(str(MAX_LIMIT)) == MAX_LIMIT
+    for bad in ["0", "-1", str(MAX_LIMIT + 1), "1e3", "", " 5", "١٢"]:
+        with pytest.raises(ListQueryError):
+            parse_limit(bad)
+
+
+def test_parse_sort_reads_direction_prefix():
+    assert parse_sort(None) == ("created_at", True)
+    assert parse_sort("name") == ("name", False)
+    assert parse_sort("-updated_at") == ("updated_at", True)
+    with pytest.raises(ListQueryError):
+        parse_sort("id; DROP TABLE items")
+
+
+def test_cursor_round_trips_and_is_bound_to_its_sort():
+    cursor = encode_cursor("-name", "Zebra", 42)
+    assert decode_cursor(cursor, "-name") == ("Zebra", 42)
+    with pytest.raises(ListQueryError):
+        decode_cursor(cursor, "name")
+
+
+@pytest.mark.parametrize("junk", ["", "!!!", "e30", "WzEsMiwzXQ", "a" * 50])
+def test_decode_cursor_rejects_junk(junk):
+    with pytest.raises(ListQueryError):
+        decode_cursor(junk, "-created_at")
+
+
+def test_escape_like_escapes_wildcards_and_escape_char():
+    assert escape_like("50%_off\\") == "50\\%\\_off\\\\"
+
+
+def test_build_list_sql_uses_keyset_condition_in_sort_direction():
+    sql, params = build_list_sql(ListQuery(limit=5, sort_field="name", descending=False, after=("m", 3)))
+    assert "(name, id) > (?, ?)" in sql
+    assert sql.endswith("ORDER BY name ASC, id ASC LIMIT ?")
+    assert params == ["m", 3, 6]
+    sql, _ = build_list_sql(ListQuery(after=("2026", 9)))
+    assert "(created_at, id) < (?, ?)" in sql
+
+
+def test_parse_list_query_rejects_unknown_parameters():
+    with pytest.raises(ListQueryError, match="unknown query parameter"):
+        parse_list_query({"page": "2"})

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from onebin.config import SETTINGS, Settings, add_arguments, build_settings
+from onebin.errors import ConfigError
+
+
+def flags(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults_when_nothing_is_given():
+    settings = build_settings(flags(), environ={})
+    assert settings == Settings()
+    assert (settings.host, settings.port, settings.data_dir) == ("127.0.0.1", 8000, Path("data"))
+
+
+def test_environment_is_read_and_flag_wins():
+    env = {"ONEBIN_PORT": "9001", "ONEBIN_DATA_DIR": "/tmp/x", "ONEBIN_HOST": "0.0.0.0"}
+    settings = build_settings(flags("--port", "9002"), environ=env)
+    assert settings.port == 9002
+    assert settings.data_dir == Path("/tmp/x")
+    assert settings.host == "0.0.0.0"
+
+
+def test_repeatable_domain_from_flags_and_env():
+    assert build_settings(flags("--domain", "A.test", "--domain", "b.test"), environ={}).domain == (
+        "a.test",
+        "b.test",
+    )
+    assert build_settings(flags(), environ={"ONEBIN_DOMAIN": "a.test,b.test"}).domain == (
+        "a.test",
+        "b.test",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (("--port", "eighty"), {}, "invalid --port"),
+        ((), {"ONEBIN_PORT": "70000"}, "invalid ONEBIN_PORT"),
+        (("--max-body-bytes", "0"), {}, "at least 1"),
+        (("--log-level", "loud"), {}, "debug, info"),
+        (("--domain", "bad_domain!"), {}, "not a valid domain"),
+        (("--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"), {}, "not found"),
+        (("--tls-cert", "/etc/hostname"), {}, "given together"),
+        (("--sqlite-synchronous", "OFF"), {}, "FULL or NORMAL"),
+        ((), {"ONEBIN_ACME_STAGING": "maybe"}, "not a boolean"),
+        ((), {"ONEBIN_CORS_ORIGINS": "example.com"}, "not an origin"),
+    ],
+)
+def test_invalid_settings_raise_config_error(argv, env, message):
+    with pytest.raises(ConfigError, match=message):
+        build_settings(flags(*argv), environ=env)
+
+
+def test_data_dir_that_is_a_file_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="not a directory"):
+        build_settings(flags("--data-dir", str(blocker)), environ={})
+
+
+def test_every_setting_has_a_flag_env_and_settings_field():
+    fields = set(Settings.__dataclass_fields__)
+    assert {option.name for option in SETTINGS} == fields
+    for option in SETTINGS:
+        assert option.env == "ONEBIN_" + option.name.upper()
