@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from onebin.config import Settings
-from onebin.http import ApiError, error_response, json_response
+from onebin.http import ApiError, JsonResponse, error_response
 from onebin.store.migrations import Migration
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
@@ -98,7 +98,7 @@ def build_app(context: AppContext, spec: AppSpec, assets: ASGIApp | None = None)
         except Exception:  # any failure means "not ready"; the body says so
             response = error_response(503, "unhealthy", "database is not reachable")
         else:
-            response = json_response({"status": "ok"})
+            response = JsonResponse({"status": "ok"})
         await response(scope, receive, send)
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -133,6 +133,10 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     sqlite_synchronous: str = "FULL"
     graceful_timeout: float = 10.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_header_bytes: int = 64 * 1024
+    max_connections: int = 1024
     cors_origins: tuple[str, ...] = ()
     domain: tuple[str, ...] = ()
     https_port: int = 443
@@ -173,6 +177,10 @@ SETTINGS: tuple[Option, ...] = (
         "SQLite durability: FULL survives power loss, NORMAL only process crashes",
     ),
     Option("graceful_timeout", _positive_float, "seconds in-flight requests get on SIGTERM"),
+    Option("header_timeout", _positive_float, "seconds a client gets to send request headers"),
+    Option("body_timeout", _positive_float, "seconds a client gets to send a request body"),
+    Option("max_header_bytes", _positive_int, "largest request line plus headers, in bytes"),
+    Option("max_connections", _positive_int, "open connections per listener; more get 503"),
     Option(
         "cors_origins",
         _origin_list,

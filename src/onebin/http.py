@@ -7,6 +7,8 @@ large, wrong type), never a 500 and never a traceback.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,6 +23,9 @@ API_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-cache",
 }
+_API_RAW_HEADERS = [(k.encode(), v.encode()) for k, v in API_HEADERS.items()] + [
+    (b"content-type", b"application/json")
+]
 
 
 class ErrorDetail(msgspec.Struct, kw_only=True):
@@ -49,26 +54,55 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def json_response(
-    content: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        msgspec.json.encode(content),
-        status_code=status,
-        headers={**API_HEADERS, **(headers or {})},
-        media_type="application/json",
-    )
+class JsonResponse(Response):
+    """A JSON response whose fixed headers are encoded once, not per request.
+
+    Header encoding was a third of the API's own per-request time; the API's
+    ``GET`` has a throughput target relative to static files.
+    """
+
+    media_type = "application/json"
+
+    def __init__(
+        self, content: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        self.status_code = status
+        self.body = msgspec.json.encode(content)
+        self.background = None
+        self.raw_headers = [
+            *_API_RAW_HEADERS,
+            (b"content-length", str(len(self.body)).encode()),
+            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
+        ]
 
 
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     body = ErrorBody(error=ErrorDetail(code=code, message=message))
-    return json_response(body, status, headers)
+    return JsonResponse(body, status, headers)
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The whole body, refusing (413) as soon as it is known to exceed ``max_bytes``."""
+@dataclass(frozen=True)
+class BodyLimits:
+    max_bytes: int = 1024 * 1024
+    timeout: float = 30.0
+
+
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """The whole body, refusing a too-large (413) or too-slow (408) one early.
+
+    The timeout bounds the whole body, not each chunk, so a client trickling one
+    byte at a time cannot hold a connection and a request slot indefinitely.
+    """
+    try:
+        async with asyncio.timeout(limits.timeout):
+            return await _read_body(request, limits.max_bytes)
+    except TimeoutError:
+        raise ApiError(408, "body_timeout", "request body took too long to arrive") from None
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
@@ -82,12 +116,12 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, model: type[T], max_bytes: int) -> T:
+async def read_json(request: Request, model: type[T], limits: BodyLimits) -> T:
     """Decode and validate a JSON body into ``model``, or raise a 4xx ``ApiError``."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    body = await read_body(request, max_bytes)
+    body = await read_body(request, limits)
     try:
         return msgspec.json.decode(body, type=model)
     except msgspec.ValidationError as exc:

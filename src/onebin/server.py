@@ -18,7 +18,9 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 
 from onebin.app import AppContext, AppSpec, build_app, open_database
+from onebin.assets import assets_app
 from onebin.config import Settings
+from onebin.protocol import Limits, guarded_protocol
 from onebin.store.tokens import TokenStore
 from onebin.types import ASGIApp
 
@@ -36,6 +38,13 @@ def uvicorn_config(app: ASGIApp, settings: Settings, *, port: int) -> uvicorn.Co
         server_header=False,
         timeout_graceful_shutdown=settings.graceful_timeout,
         timeout_keep_alive=5,
+        http=guarded_protocol(
+            Limits(
+                header_timeout=settings.header_timeout,
+                max_header_bytes=settings.max_header_bytes,
+                max_connections=settings.max_connections,
+            )
+        ),
     )
 
 
@@ -71,7 +80,7 @@ def serve(settings: Settings, spec: AppSpec) -> None:
     db = open_database(settings, spec)
     try:
         context = AppContext(settings=settings, db=db, tokens=TokenStore(db))
-        app = build_app(context, spec)
+        app = build_app(context, spec, assets_app(spec.assets_package))
         listener = Listener(uvicorn_config(app, settings, port=settings.port))
         logger.info(
             "onebin serving %s on http://%s:%d (data in %s)",

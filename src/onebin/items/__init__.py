@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from onebin.app import AppContext, AppSpec
+from onebin.http import BodyLimits
 from onebin.items.api import ItemsApi
 from onebin.items.repository import MIGRATIONS, SQLiteItemStore
 
@@ -17,7 +18,9 @@ def api_routes(context: AppContext) -> list[BaseRoute]:
     api = ItemsApi(
         SQLiteItemStore(context.db),
         context.tokens,
-        max_body_bytes=context.settings.max_body_bytes,
+        body_limits=BodyLimits(
+            max_bytes=context.settings.max_body_bytes, timeout=context.settings.body_timeout
+        ),
     )
     return list(api.routes())
 

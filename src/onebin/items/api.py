@@ -17,7 +17,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from onebin.errors import NotFound, VersionConflict
-from onebin.http import ApiError, bearer_token, json_response, parse_etag_list, read_json
+from onebin.http import (
+    ApiError,
+    BodyLimits,
+    JsonResponse,
+    bearer_token,
+    parse_etag_list,
+    read_json,
+)
 from onebin.items.listing import ListQueryError, parse_list_query
 from onebin.items.models import Item, ItemCreate, ItemPatch
 from onebin.items.openapi import openapi_document
@@ -59,18 +66,16 @@ def parse_item_id(request: Request) -> int:
 
 
 def item_response(item: Item, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return json_response(
-        item, status, {"etag": item_etag(item.id, item.version), **(headers or {})}
-    )
+    return JsonResponse(item, status, {"etag": item_etag(item.id, item.version), **(headers or {})})
 
 
 class ItemsApi:
     """Routes for ``/api/items`` bound to one store and one token store."""
 
-    def __init__(self, items: ItemStore, tokens: TokenStore, *, max_body_bytes: int) -> None:
+    def __init__(self, items: ItemStore, tokens: TokenStore, *, body_limits: BodyLimits) -> None:
         self.items = items
         self.tokens = tokens
-        self.max_body_bytes = max_body_bytes
+        self.body_limits = body_limits
 
     def routes(self) -> list[Route]:
         return [
@@ -97,7 +102,7 @@ class ItemsApi:
             query = parse_list_query(dict(request.query_params))
         except ListQueryError as exc:
             raise ApiError(400, "invalid_query", str(exc)) from None
-        return json_response(await self.items.list(query))
+        return JsonResponse(await self.items.list(query))
 
     async def get_item(self, request: Request) -> Response:
         item_id = parse_item_id(request)
@@ -113,14 +118,14 @@ class ItemsApi:
 
     async def create_item(self, request: Request) -> Response:
         await self.require_writer(request)
-        new = await read_json(request, ItemCreate, self.max_body_bytes)
+        new = await read_json(request, ItemCreate, self.body_limits)
         item = await self.items.create(new)
         return item_response(item, 201, {"location": f"/api/items/{item.id}"})
 
     async def update_item(self, request: Request) -> Response:
         await self.require_writer(request)
         item_id = parse_item_id(request)
-        patch = await read_json(request, ItemPatch, self.max_body_bytes)
+        patch = await read_json(request, ItemPatch, self.body_limits)
         if not any(
             getattr(patch, field) is not msgspec.UNSET for field in ItemPatch.__struct_fields__
         ):
@@ -137,7 +142,7 @@ class ItemsApi:
         return Response(status_code=204)
 
     async def openapi(self, request: Request) -> Response:
-        return json_response(openapi_document())
+        return JsonResponse(openapi_document())
 
     async def _conditional(self, write: Callable[[], Awaitable[T]]) -> T:
         try:

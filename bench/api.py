@@ -1,0 +1,118 @@
+"""API benchmark: wrk against a real ``onebin serve`` with 10,000 items.
+
+Run: ``make bench`` (or ``.venv/bin/python bench/api.py --duration 10``). Prints one
+table: requests/s and p99 for ``GET /api/items/{id}`` (random ids),
+``GET /api/items?limit=20``, ``POST /api/items``, and a small static file from the
+same server in the same run, plus the ratio the target is stated in (item GET vs
+static file). Needs Debian's ``wrk``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from onebin.app import open_database  # noqa: E402
+from onebin.config import Settings  # noqa: E402
+from onebin.items import spec  # noqa: E402
+from onebin.items.repository import now_iso  # noqa: E402
+from tests.support import ServerProcess, make_token  # noqa: E402
+
+ITEMS = 10_000
+
+RANDOM_GET = """
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/api/items/" .. math.random(1, %d))
+end
+"""
+
+POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, '{"name":"bench ' .. counter .. '","tags":["bench"]}')
+end
+"""
+
+
+def seed(data_dir: Path) -> None:
+    db = open_database(Settings(data_dir=data_dir), spec)
+    stamp = now_iso()
+    rows = [
+        (f"item {i}", f"description of item number {i}", '["seed"]', stamp, stamp)
+        for i in range(ITEMS)
+    ]
+    db.write_sync(
+        lambda conn: conn.executemany(
+            "INSERT INTO items (name, description, tags, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    )
+    db.close()
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, *, duration: int, connections: int, script: str | None, workdir: Path) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        path = workdir / f"script-{abs(hash(script))}.lua"
+        path.write_text(script)
+        command += ["-s", str(path)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": rps, "p99": p99, "errors": int(errors.group(1)) if errors else 0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench/api.py needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        data_dir = workdir / "data"
+        seed(data_dir)
+        token = make_token(data_dir, "bench")
+        server = ServerProcess(data_dir).start()
+        try:
+            run = {"duration": args.duration, "connections": args.connections, "workdir": workdir}
+            results = {
+                "static file (/robots.txt)": wrk(f"{server.url}/robots.txt", script=None, **run),
+                "GET /api/items/{id}": wrk(server.url, script=RANDOM_GET % ITEMS, **run),
+                "GET /api/items?limit=20": wrk(f"{server.url}/api/items?limit=20", script=None, **run),
+                "POST /api/items": wrk(f"{server.url}/api/items", script=POST % token, **run),
+            }
+        finally:
+            server.stop()
+    print(f"\n{ITEMS} items, wrk -t2 -c{args.connections} -d{args.duration}s, 1 server process\n")
+    print(f"{'request':<28} {'req/s':>10} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, result in results.items():
+        print(f"{name:<28} {result['rps']:>10,.0f} {result['p99']:>8.2f} {result['errors']:>8}")
+    ratio = results["GET /api/items/{id}"]["rps"] / results["static file (/robots.txt)"]["rps"]
+    print(f"\nGET /api/items/{{id}} / static file: {ratio:.2f}x (target >= 0.5x, p99 < 10 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
