@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from onebin.app import open_database  # noqa: E402
-from onebin.config import Settings  # noqa: E402
-from onebin.items import spec  # noqa: E402
-from onebin.items.repository import now_iso  # noqa: E402
-from tests.support import ServerProcess, make_token  # noqa: E402
+from onebin.app import open_database
+from onebin.config import Settings
+from onebin.items import spec
+from onebin.items.repository import now_iso
+from tests.support import ServerProcess, make_token
 
 ITEMS = 10_000
 
@@ -100,7 +100,9 @@ def main() -> int:
             results = {
                 "static file (/robots.txt)": wrk(f"{server.url}/robots.txt", script=None, **run),
                 "GET /api/items/{id}": wrk(server.url, script=RANDOM_GET % ITEMS, **run),
-                "GET /api/items?limit=20": wrk(f"{server.url}/api/items?limit=20", script=None, **run),
+                "GET /api/items?limit=20": wrk(
+                    f"{server.url}/api/items?limit=20", script=None, **run
+                ),
                 "POST /api/items": wrk(f"{server.url}/api/items", script=POST % token, **run),
             }
         finally:

@@ -37,8 +37,8 @@ def token(db: SQLiteDatabase) -> str:
 
 
 @pytest.fixture
-def client(settings: Settings, db: SQLiteDatabase) -> Iterator[TestClient]:
+def client(settings: Settings, db: SQLiteDatabase) -> TestClient:
     """The real app in-process, on a real SQLite file in a temp data dir."""
     app = build_app(AppContext(settings=settings, db=db, tokens=TokenStore(db)), spec)
     # Not entered as a context manager: the app does not use lifespan events.
-    yield TestClient(app, base_url="http://testserver")
+    return TestClient(app, base_url="http://testserver")

@@ -130,6 +130,23 @@ def raw_exchange(port: int, data: bytes, *, timeout: float = 10.0) -> bytes:
     return b"".join(chunks)
 
 
+def read_response(sock: socket.socket) -> bytes:
+    """Read one response with a Content-Length body (or until close) from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    _, headers, body = split_response(data)
+    while len(body) < int(headers.get("content-length", "0")):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return data.partition(b"\r\n\r\n")[0] + b"\r\n\r\n" + body
+
+
 def split_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")

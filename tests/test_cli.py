@@ -24,7 +24,9 @@ def test_serve_help_documents_every_setting_and_its_variable():
 def test_invalid_setting_fails_fast_with_one_line_and_exit_2(tmp_path):
     result = run("serve", "--port", "eighty", "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["onebin: invalid --port: 'eighty' is not a whole number"]
+    assert result.stderr.strip().splitlines() == [
+        "onebin: invalid --port: 'eighty' is not a whole number"
+    ]
     assert not (tmp_path / "d").exists()
 
 
@@ -42,7 +44,8 @@ def test_token_create_list_revoke(tmp_path):
     assert secret.startswith("ob_")
     assert "shown only this once" in created.stderr
     listed = run("token", "list", "--data-dir", data_dir)
-    assert "deploy" in listed.stdout and "active" in listed.stdout
+    assert "deploy" in listed.stdout
+    assert "active" in listed.stdout
     assert secret not in listed.stdout
     assert run("token", "revoke", "deploy", "--data-dir", data_dir).returncode == 0
     assert "revoked" in run("token", "list", "--data-dir", data_dir).stdout
@@ -52,5 +55,7 @@ def test_token_create_list_revoke(tmp_path):
 
 
 def test_python_dash_m_and_console_script_agree():
-    script = subprocess.run([str(Path(sys.executable).parent / "onebin"), "--version"], capture_output=True, text=True)
+    script = subprocess.run(
+        [str(Path(sys.executable).parent / "onebin"), "--version"], capture_output=True, text=True
+    )
     assert script.stdout == run("--version").stdout

@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from onebin.protocol import Refusal, check_request_head
-from tests.support import ServerProcess, raw_exchange, split_response
+from tests.support import ServerProcess, raw_exchange, read_response, split_response
+
+POST_HEAD = b"POST /api/items HTTP/1.1\r\nHost: x\r\n"
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +54,14 @@ def test_check_request_head_accepts_ordinary_heads(headers, version):
         ([(b"host", b"a.test/evil")], "invalid_host"),
         ([(b"host", b"a.test:99999999")], "invalid_host"),
         ([(b"host", b"a.test"), (b"transfer-encoding", b"gzip, chunked")], "bad_transfer_encoding"),
-        ([(b"host", b"a.test"), (b"transfer-encoding", b"chunked"), (b"transfer-encoding", b"chunked")],
-         "bad_transfer_encoding"),
+        (
+            [
+                (b"host", b"a.test"),
+                (b"transfer-encoding", b"chunked"),
+                (b"transfer-encoding", b"chunked"),
+            ],
+            "bad_transfer_encoding",
+        ),
     ],
 )
 def test_check_request_head_refuses_ambiguous_heads(headers, code):
@@ -65,8 +73,8 @@ def test_check_request_head_refuses_ambiguous_heads(headers, code):
 @pytest.mark.parametrize(
     "request_bytes",
     [
-        b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd",
+        POST_HEAD + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        POST_HEAD + b"Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcd",
         b"GARBAGE\r\n\r\n",
     ],
 )
@@ -84,9 +92,13 @@ def test_unknown_transfer_coding_is_refused(server):
 
 def test_invalid_or_missing_host_is_refused(server):
     assert_json_refusal(
-        raw_exchange(server.port, b"GET /api/items HTTP/1.1\r\nHost: a b/c\r\n\r\n"), 400, "invalid_host"
+        raw_exchange(server.port, b"GET /api/items HTTP/1.1\r\nHost: a b/c\r\n\r\n"),
+        400,
+        "invalid_host",
     )
-    assert_json_refusal(raw_exchange(server.port, b"GET /api/items HTTP/1.1\r\n\r\n"), 400, "invalid_host")
+    assert_json_refusal(
+        raw_exchange(server.port, b"GET /api/items HTTP/1.1\r\n\r\n"), 400, "invalid_host"
+    )
 
 
 def test_oversized_headers_get_431(server):
@@ -95,7 +107,9 @@ def test_oversized_headers_get_431(server):
 
 
 def test_oversized_url_gets_4xx(server):
-    raw = raw_exchange(server.port, b"GET /api/items?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw = raw_exchange(
+        server.port, b"GET /api/items?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     assert 400 <= split_response(raw)[0] < 500
 
 
@@ -128,10 +142,10 @@ def test_slow_body_is_cut_off_with_408(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
             b"POST /api/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na'
         )
         sock.settimeout(8)
-        response = sock.recv(65536)
+        response = read_response(sock)
     # Auth is checked before the body is read, so this proves the server did not
     # wait for the body at all; a token-holder's slow body is covered below.
     assert split_response(response)[0] == 401
@@ -145,12 +159,13 @@ def test_slow_body_from_authorised_client_gets_408(tmp_path):
     with ServerProcess(data_dir, extra_args=("--body-timeout", "1")) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(
-                b"POST /api/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token.encode()
-                + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na"
+                b"POST /api/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                + token.encode()
+                + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na'
             )
             sock.settimeout(8)
             started = time.monotonic()
-            response = sock.recv(65536)
+            response = read_response(sock)
             assert time.monotonic() - started < 5
         status, _, body = split_response(response)
         assert status == 408

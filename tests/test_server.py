@@ -27,7 +27,9 @@ def test_sigkill_right_after_201_loses_no_acknowledged_item(tmp_path):
         for round_number in range(3):
             for i in range(5):
                 response = httpx.post(
-                    f"{server.url}/api/items", json={"name": f"r{round_number}-{i}"}, headers=headers
+                    f"{server.url}/api/items",
+                    json={"name": f"r{round_number}-{i}"},
+                    headers=headers,
                 )
                 assert response.status_code == 201
                 acknowledged.append(response.json()["id"])

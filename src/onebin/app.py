@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -77,9 +79,23 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "the server failed to handle this request")
 
 
-def build_api(routes: list[BaseRoute]) -> Starlette:
+def build_api(routes: list[BaseRoute], cors_origins: Sequence[str] = ()) -> Starlette:
+    """The API as one Starlette app; CORS only for origins the operator listed."""
+    middleware = []
+    if cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["authorization", "content-type", "if-match", "if-none-match"],
+                expose_headers=["etag", "location"],
+                max_age=600,
+            )
+        )
     return Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
@@ -89,7 +105,7 @@ def build_api(routes: list[BaseRoute]) -> Starlette:
 
 
 def build_app(context: AppContext, spec: AppSpec, assets: ASGIApp | None = None) -> ASGIApp:
-    api = build_api(spec.api_routes(context))
+    api = build_api(spec.api_routes(context), context.settings.cors_origins)
     db = context.db
 
     async def health(scope: Scope, receive: Receive, send: Send) -> None:

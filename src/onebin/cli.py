@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from onebin import __version__
 from onebin.app import AppSpec, open_database
+from onebin.build import TARGETS, BuildError
 from onebin.config import SETTINGS, Option, Settings, add_arguments, build_settings
 from onebin.errors import ConfigError, OnebinError
+from onebin.store.backup import backup, restore
 from onebin.store.tokens import TokenStore
 
 EXIT_ERROR = 1
@@ -79,6 +83,61 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace, spec: AppSpec
     return 0
 
 
+def cmd_build(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+    try:
+        from onebin.build.pack import build
+    except ImportError as exc:
+        raise BuildError(f"onebin build needs the build extra ({exc})") from None
+    from onebin.build.report import format_report
+
+    for artifact in build(
+        spec, Path(args.dist), targets=args.target or TARGETS, environ=os.environ
+    ):
+        print(format_report(f"{artifact.path} ({artifact.kind})", artifact.report))
+    return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+    size = backup(settings.database_path, Path(args.path), overwrite=args.force)
+    print(f"backed up {settings.database_path} to {args.path} ({size:,} bytes)", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+    kept = restore(Path(args.path), settings.database_path, settings.data_dir)
+    print(f"restored {args.path} into {settings.database_path}", file=sys.stderr)
+    if kept is not None:
+        print(f"the previous database is kept as {kept}", file=sys.stderr)
+    return 0
+
+
+def cmd_tls_status(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+    from onebin.tls.status import tls_status
+
+    entries = tls_status(settings)
+    if not entries:
+        print("onebin: HTTPS is off; give --domain or --tls-cert as for 'serve'", file=sys.stderr)
+        return EXIT_USAGE
+    for entry in entries:
+        certificate, upkeep = entry.certificate, entry.upkeep
+        if entry.managed:
+            renewal = upkeep.renew_at or "as soon as the certificate is obtained"
+        else:
+            renewal = "never (certificate from --tls-cert)"
+        error = "none"
+        if upkeep.last_error:
+            error = f"{upkeep.last_error_at} {upkeep.last_error}"
+            if upkeep.next_attempt:
+                error += f" (next attempt {upkeep.next_attempt})"
+        print(entry.domain)
+        print(f"  issuer:       {certificate.issuer if certificate else 'no certificate yet'}")
+        print(f"  serial:       {certificate.serial if certificate else '-'}")
+        print(f"  not after:    {certificate.not_after.isoformat() if certificate else '-'}")
+        print(f"  next renewal: {renewal}")
+        print(f"  last error:   {error}")
+    return 0
+
+
 Command = Callable[[Settings, argparse.Namespace, AppSpec], int]
 
 
@@ -111,6 +170,47 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name", help="the token's name, as shown by 'token list'")
     add_arguments(revoke, DATA_DIR_ONLY)
     revoke.set_defaults(handler=cmd_token_revoke, options=DATA_DIR_ONLY)
+
+    backup_parser = commands.add_parser(
+        "backup", help="copy the database consistently, even while the server runs"
+    )
+    backup_parser.add_argument("path", help="where to write the copy")
+    backup_parser.add_argument("--force", action="store_true", help="replace an existing file")
+    add_arguments(backup_parser, DATA_DIR_ONLY)
+    backup_parser.set_defaults(handler=cmd_backup, options=DATA_DIR_ONLY)
+    restore_parser = commands.add_parser(
+        "restore", help="replace the database with a backup (the server must be stopped)"
+    )
+    restore_parser.add_argument("path", help="a file made by 'onebin backup'")
+    add_arguments(restore_parser, DATA_DIR_ONLY)
+    restore_parser.set_defaults(handler=cmd_restore, options=DATA_DIR_ONLY)
+
+    tls = commands.add_parser("tls", help="inspect HTTPS certificates")
+    tls_commands = tls.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
+    status = tls_commands.add_parser(
+        "status",
+        help="per domain: issuer, serial, expiry, next renewal and last error",
+        description="Report the certificates in the data directory for the settings "
+        "'serve' would use (flags or ONEBIN_* variables). Never contacts the CA.",
+    )
+    # The same settings as 'serve', so the same flags or ONEBIN_* environment work.
+    add_arguments(status, SETTINGS)
+    status.set_defaults(handler=cmd_tls_status, options=SETTINGS)
+
+    build = commands.add_parser(
+        "build",
+        help="pack this app into dist/onebin and dist/onebin.pyz",
+        description="Pack the installed app, its dependencies and its frontend into one "
+        "executable (dist/onebin) and one zipapp (dist/onebin.pyz); print their size reports.",
+    )
+    build.add_argument("--dist", default="dist", help="output directory [default dist]")
+    build.add_argument(
+        "--target",
+        action="append",
+        choices=TARGETS,
+        help="build only this artifact (repeatable) [default both]",
+    )
+    build.set_defaults(handler=cmd_build, options=())
     return parser
 
 

@@ -137,6 +137,7 @@ class Settings:
     body_timeout: float = 30.0
     max_header_bytes: int = 64 * 1024
     max_connections: int = 1024
+    auth_failure_limit: int = 10
     cors_origins: tuple[str, ...] = ()
     domain: tuple[str, ...] = ()
     https_port: int = 443
@@ -181,6 +182,11 @@ SETTINGS: tuple[Option, ...] = (
     Option("body_timeout", _positive_float, "seconds a client gets to send a request body"),
     Option("max_header_bytes", _positive_int, "largest request line plus headers, in bytes"),
     Option("max_connections", _positive_int, "open connections per listener; more get 503"),
+    Option(
+        "auth_failure_limit",
+        _positive_int,
+        "bad-token attempts per client address per minute before 429",
+    ),
     Option(
         "cors_origins",
         _origin_list,

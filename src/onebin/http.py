@@ -8,12 +8,14 @@ large, wrong type), never a 500 and never a traceback.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 T = TypeVar("T")
 
@@ -130,6 +132,18 @@ async def read_json(request: Request, model: type[T], limits: BodyLimits) -> T:
         raise ApiError(400, "invalid_utf8", "request body is not valid UTF-8") from None
     except msgspec.DecodeError as exc:
         raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def resource(path: str, handlers: Mapping[str, Handler]) -> Route:
+    """One route per path, so a 405 answer's ``Allow`` names every method it has."""
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
 
 
 def parse_etag_list(header: str) -> list[str]:

@@ -46,7 +46,9 @@ def test_get_missing_item_is_json_404(client):
     assert_error(client.get("/api/items/999"), 404, "not_found")
 
 
-@pytest.mark.parametrize("raw_id", ["abc", "0", "-1", "1.5", "99999999999999999999", "1e3", "%D9%A1%D9%A2"])
+@pytest.mark.parametrize(
+    "raw_id", ["abc", "0", "-1", "1.5", "99999999999999999999", "1e3", "%D9%A1%D9%A2"]
+)
 def test_get_non_integer_or_out_of_range_id_is_400(client, raw_id):
     assert_error(client.get(f"/api/items/{raw_id}"), 400, "invalid_id")
 
@@ -65,7 +67,11 @@ def test_writes_without_valid_token_are_401(client, token):
     assert_error(no_token, 401, "unauthorized")
     assert no_token.headers["www-authenticate"].startswith("Bearer")
     bad = {"authorization": "Bearer ob_wrong", **JSON}
-    assert_error(client.patch(f"/api/items/{item['id']}", json={"name": "y"}, headers=bad), 401, "unauthorized")
+    assert_error(
+        client.patch(f"/api/items/{item['id']}", json={"name": "y"}, headers=bad),
+        401,
+        "unauthorized",
+    )
     assert_error(client.delete(f"/api/items/{item['id']}", headers=bad), 401, "unauthorized")
     assert client.get(f"/api/items/{item['id']}").json()["name"] == "item"
 
@@ -77,7 +83,9 @@ def test_reads_need_no_token(client, token):
 
 def test_patch_changes_given_fields_and_bumps_version(client, token):
     item = create(client, token, description="keep me", tags=["a"])
-    response = client.patch(f"/api/items/{item['id']}", json={"name": "renamed"}, headers=auth(token))
+    response = client.patch(
+        f"/api/items/{item['id']}", json={"name": "renamed"}, headers=auth(token)
+    )
     assert response.status_code == 200
     changed = response.json()
     assert changed["name"] == "renamed"
@@ -92,9 +100,13 @@ def test_patch_with_stale_if_match_is_412_and_changes_nothing(client, token):
     item = create(client, token)
     url = f"/api/items/{item['id']}"
     first_etag = client.get(url).headers["etag"]
-    ok = client.patch(url, json={"name": "editor A"}, headers={**auth(token), "if-match": first_etag})
+    ok = client.patch(
+        url, json={"name": "editor A"}, headers={**auth(token), "if-match": first_etag}
+    )
     assert ok.status_code == 200
-    stale = client.patch(url, json={"name": "editor B"}, headers={**auth(token), "if-match": first_etag})
+    stale = client.patch(
+        url, json={"name": "editor B"}, headers={**auth(token), "if-match": first_etag}
+    )
     assert_error(stale, 412, "version_conflict")
     assert client.get(url).json()["name"] == "editor A"
 
@@ -104,14 +116,18 @@ def test_if_match_star_and_current_etag_succeed(client, token):
     url = f"/api/items/{item['id']}"
     star = client.patch(url, json={"name": "b"}, headers={**auth(token), "if-match": "*"})
     assert star.status_code == 200
-    current = client.patch(url, json={"name": "c"}, headers={**auth(token), "if-match": star.headers["etag"]})
+    current = client.patch(
+        url, json={"name": "c"}, headers={**auth(token), "if-match": star.headers["etag"]}
+    )
     assert current.status_code == 200
 
 
 def test_weak_if_match_never_matches(client, token):
     item = create(client, token)
     url = f"/api/items/{item['id']}"
-    weak = client.patch(url, json={"name": "b"}, headers={**auth(token), "if-match": f'W/"{item["id"]}-1"'})
+    weak = client.patch(
+        url, json={"name": "b"}, headers={**auth(token), "if-match": f'W/"{item["id"]}-1"'}
+    )
     assert_error(weak, 412, "version_conflict")
 
 
@@ -249,7 +265,9 @@ def test_create_requires_json_content_type(client, token):
 
 def test_body_over_one_mebibyte_is_413(client, token):
     body = b'{"name": "x", "description": "' + b"d" * (1024 * 1024) + b'"}'
-    assert_error(client.post("/api/items", content=body, headers=auth(token)), 413, "body_too_large")
+    assert_error(
+        client.post("/api/items", content=body, headers=auth(token)), 413, "body_too_large"
+    )
 
 
 def test_body_over_limit_without_content_length_is_413(client, token):
@@ -268,7 +286,9 @@ def test_patch_rejects_empty_and_unknown_fields(client, token):
     url = f"/api/items/{item['id']}"
     assert_error(client.patch(url, json={}, headers=auth(token)), 422, "validation_error")
     assert_error(client.patch(url, json={"id": 7}, headers=auth(token)), 422, "validation_error")
-    assert_error(client.patch(url, json={"version": 9}, headers=auth(token)), 422, "validation_error")
+    assert_error(
+        client.patch(url, json={"version": 9}, headers=auth(token)), 422, "validation_error"
+    )
     assert client.get(url).json()["version"] == 1
 
 

@@ -51,7 +51,9 @@ def test_escape_like_escapes_wildcards_and_escape_char():
 
 
 def test_build_list_sql_uses_keyset_condition_in_sort_direction():
-    sql, params = build_list_sql(ListQuery(limit=5, sort_field="name", descending=False, after=("m", 3)))
+    sql, params = build_list_sql(
+        ListQuery(limit=5, sort_field="name", descending=False, after=("m", 3))
+    )
     assert "(name, id) > (?, ?)" in sql
     assert sql.endswith("ORDER BY name ASC, id ASC LIMIT ?")
     assert params == ["m", 3, 6]

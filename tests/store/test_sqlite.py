@@ -10,8 +10,12 @@ from onebin.store.migrations import Migration, applied_versions
 from onebin.store.sqlite import SQLiteDatabase
 
 ONE = Migration("demo", 1, "things", "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)")
-TWO = Migration("demo", 2, "parts", "CREATE TABLE parts (id INTEGER PRIMARY KEY, "
-                "thing_id INTEGER NOT NULL REFERENCES things(id))")
+TWO = Migration(
+    "demo",
+    2,
+    "parts",
+    "CREATE TABLE parts (id INTEGER PRIMARY KEY, thing_id INTEGER NOT NULL REFERENCES things(id))",
+)
 
 
 def test_open_creates_file_with_wal_foreign_keys_and_busy_timeout(tmp_path):
@@ -58,7 +62,10 @@ def test_migrations_out_of_order_are_refused(tmp_path):
 
 
 def test_foreign_keys_are_enforced(tmp_path):
-    with SQLiteDatabase(tmp_path / "db.sqlite3", [ONE, TWO]) as db, pytest.raises(sqlite3.IntegrityError):
+    with (
+        SQLiteDatabase(tmp_path / "db.sqlite3", [ONE, TWO]) as db,
+        pytest.raises(sqlite3.IntegrityError),
+    ):
         db.write_sync(lambda c: c.execute("INSERT INTO parts (thing_id) VALUES (99)"))
 
 
@@ -78,8 +85,12 @@ def test_async_writes_are_serialised_and_all_committed(tmp_path):
 
         async def many():
             await asyncio.gather(
-                *(db.write(lambda c, i=i: c.execute("INSERT INTO things (name) VALUES (?)", (str(i),)))
-                  for i in range(50))
+                *(
+                    db.write(
+                        lambda c, i=i: c.execute("INSERT INTO things (name) VALUES (?)", (str(i),))
+                    )
+                    for i in range(50)
+                )
             )
 
         asyncio.run(many())

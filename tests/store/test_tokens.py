@@ -10,7 +10,8 @@ from onebin.store.tokens import TokenStore
 
 def test_token_is_shown_once_and_only_its_hash_is_stored(db, settings):
     secret, record = TokenStore(db).create("deploy")
-    assert secret.startswith("ob_") and len(secret) > 40
+    assert secret.startswith("ob_")
+    assert len(secret) > 40
     assert record.name == "deploy"
     assert secret.encode() not in settings.database_path.read_bytes()
     wal = settings.database_path.with_name(settings.database_path.name + "-wal")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from onebin.app import AppContext, AppSpec
+from onebin.auth import Authenticator, FailurePolicy
 from onebin.http import BodyLimits
 from onebin.items.api import ItemsApi
 from onebin.items.repository import MIGRATIONS, SQLiteItemStore
@@ -17,7 +18,9 @@ from onebin.items.repository import MIGRATIONS, SQLiteItemStore
 def api_routes(context: AppContext) -> list[BaseRoute]:
     api = ItemsApi(
         SQLiteItemStore(context.db),
-        context.tokens,
+        Authenticator(
+            context.tokens, FailurePolicy(max_failures=context.settings.auth_failure_limit)
+        ),
         body_limits=BodyLimits(
             max_bytes=context.settings.max_body_bytes, timeout=context.settings.body_timeout
         ),

@@ -16,20 +16,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from onebin.auth import Authenticator
 from onebin.errors import NotFound, VersionConflict
 from onebin.http import (
     ApiError,
     BodyLimits,
     JsonResponse,
-    bearer_token,
     parse_etag_list,
     read_json,
+    resource,
 )
 from onebin.items.listing import ListQueryError, parse_list_query
 from onebin.items.models import Item, ItemCreate, ItemPatch
 from onebin.items.openapi import openapi_document
 from onebin.items.repository import ItemStore
-from onebin.store.tokens import TokenStore
 
 T = TypeVar("T")
 MAX_ITEM_ID = 2**63 - 1
@@ -72,30 +72,20 @@ def item_response(item: Item, status: int = 200, headers: dict[str, str] | None 
 class ItemsApi:
     """Routes for ``/api/items`` bound to one store and one token store."""
 
-    def __init__(self, items: ItemStore, tokens: TokenStore, *, body_limits: BodyLimits) -> None:
+    def __init__(self, items: ItemStore, auth: Authenticator, *, body_limits: BodyLimits) -> None:
         self.items = items
-        self.tokens = tokens
+        self.auth = auth
         self.body_limits = body_limits
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/items", self.list_items, methods=["GET"]),
-            Route("/api/items", self.create_item, methods=["POST"]),
-            Route("/api/items/{item_id}", self.get_item, methods=["GET"]),
-            Route("/api/items/{item_id}", self.update_item, methods=["PATCH"]),
-            Route("/api/items/{item_id}", self.delete_item, methods=["DELETE"]),
-            Route("/api/openapi.json", self.openapi, methods=["GET"]),
+            resource("/api/items", {"GET": self.list_items, "POST": self.create_item}),
+            resource(
+                "/api/items/{item_id}",
+                {"GET": self.get_item, "PATCH": self.update_item, "DELETE": self.delete_item},
+            ),
+            resource("/api/openapi.json", {"GET": self.openapi}),
         ]
-
-    async def require_writer(self, request: Request) -> None:
-        token = bearer_token(request)
-        if token is None or await self.tokens.verify(token) is None:
-            raise ApiError(
-                401,
-                "unauthorized",
-                "a valid write token is required: Authorization: Bearer <token>",
-                {"www-authenticate": 'Bearer realm="onebin"'},
-            )
 
     async def list_items(self, request: Request) -> Response:
         try:
@@ -117,13 +107,13 @@ class ItemsApi:
         return item_response(item)
 
     async def create_item(self, request: Request) -> Response:
-        await self.require_writer(request)
+        await self.auth.require_token(request)
         new = await read_json(request, ItemCreate, self.body_limits)
         item = await self.items.create(new)
         return item_response(item, 201, {"location": f"/api/items/{item.id}"})
 
     async def update_item(self, request: Request) -> Response:
-        await self.require_writer(request)
+        await self.auth.require_token(request)
         item_id = parse_item_id(request)
         patch = await read_json(request, ItemPatch, self.body_limits)
         if not any(
@@ -135,7 +125,7 @@ class ItemsApi:
         return item_response(item)
 
     async def delete_item(self, request: Request) -> Response:
-        await self.require_writer(request)
+        await self.auth.require_token(request)
         item_id = parse_item_id(request)
         versions = expected_versions(request.headers.get("if-match"), item_id)
         await self._conditional(lambda: self.items.delete(item_id, versions))

@@ -64,6 +64,8 @@ def openapi_document() -> dict[str, Any]:
         [Item, ItemCreate, ItemPatch, ItemPage, ErrorBody],
         ref_template="#/components/schemas/{name}",
     )
+    # An empty patch is refused (it would only bump the version); say so in the schema.
+    components["ItemPatch"]["minProperties"] = 1
     sorts = [*SORT_FIELDS, *(f"-{field}" for field in SORT_FIELDS)]
     write = {"security": [{"bearer": []}]}
     return {

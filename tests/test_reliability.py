@@ -1,0 +1,201 @@
+"""Loses nothing, stops cleanly, backs up under load, survives a mixed soak.
+
+Real server processes, real SQLite files, real signals. Counts are written to
+``test-artifacts/reliability.json`` so a run's figures can be reported.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from tests.load import WriterLog, run_writers, soak
+from tests.support import ONEBIN, ServerProcess, make_token, split_response, wait_until
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def report(name: str, figures: dict) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "reliability.json"
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    existing[name] = figures
+    path.write_text(json.dumps(existing, indent=2))
+
+
+def rows(data_dir: Path) -> dict[int, sqlite3.Row]:
+    conn = sqlite3.connect(data_dir / "onebin.sqlite3")
+    conn.row_factory = sqlite3.Row
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {row["id"]: row for row in conn.execute("SELECT * FROM items")}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("kill_after", [25, 150, 400])
+def test_sigkill_under_concurrent_writes_loses_no_acknowledged_item(tmp_path, kill_after):
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir)
+    server = ServerProcess(data_dir).start()
+    log, stop = WriterLog(), threading.Event()
+    try:
+        threads = run_writers(server.url, token, log, clients=8, stop=stop, prefix="k")
+        wait_until(lambda: log.count() >= kill_after, timeout=60, what=f"{kill_after} acks")
+        server.kill()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        server.start()
+        found = rows(data_dir)
+    finally:
+        stop.set()
+        server.stop()
+    missing = set(log.acknowledged) - set(found)
+    assert not missing, f"{len(missing)} acknowledged items lost"
+    for item_id, name in log.acknowledged.items():
+        assert found[item_id]["name"] == name
+    for row in found.values():  # nothing half-written, acknowledged or not
+        assert row["name"].startswith("k-")
+        assert row["description"] == row["name"] * 3
+        assert msgspec.json.decode(row["tags"]) == ["k"]
+        assert row["version"] == 1
+    report(
+        f"kill_after_{kill_after}",
+        {"acknowledged": len(log.acknowledged), "found_after_restart": len(found)},
+    )
+
+
+def test_sigterm_finishes_in_flight_request_then_exits_zero(tmp_path):
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir)
+    server = ServerProcess(data_dir, extra_args=("--graceful-timeout", "20")).start()
+    body = b'{"name": "in flight during shutdown"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(
+            b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + b"Authorization: Bearer "
+            + token.encode()
+            + b"\r\nExpect: 100-continue\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        # "100 Continue" proves the handler is running and waiting for the body.
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100")
+        server.process.send_signal(signal.SIGTERM)
+        # Once shutdown has begun, new connections are refused...
+        wait_until(lambda: not _accepts(server.port), timeout=10, what="listener to close")
+        # ...while the slow request already in flight still completes.
+        sock.sendall(body)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    assert split_response(response)[0] == 201
+    assert server.process.wait(timeout=30) == 0
+    names = [row["name"] for row in rows(data_dir).values()]
+    assert names == ["in flight during shutdown"]
+    wal = data_dir / "onebin.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def onebin(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ONEBIN, *argv], capture_output=True, text=True, timeout=120)
+
+
+def test_backup_under_write_load_is_consistent_and_restore_refuses_running_server(tmp_path):
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir)
+    server = ServerProcess(data_dir).start()
+    log, stop = WriterLog(), threading.Event()
+    copy = tmp_path / "backups" / "copy.sqlite3"
+    try:
+        threads = run_writers(server.url, token, log, clients=4, stop=stop, prefix="b")
+        wait_until(lambda: log.count() >= 100, timeout=60, what="100 acks before backup")
+        acked_before = set(log.acknowledged)
+        made = onebin("backup", str(copy), "--data-dir", str(data_dir))
+        assert made.returncode == 0, made.stderr
+        wait_until(lambda: log.count() >= len(acked_before) + 50, timeout=60, what="writes after")
+        refused = onebin("restore", str(copy), "--data-dir", str(data_dir))
+        assert refused.returncode == 1
+        assert "in use by a running onebin server" in refused.stderr
+    finally:
+        stop.set()
+        server.stop()
+    for thread in threads:
+        thread.join(timeout=15)
+    in_copy = _rows_of(copy)
+    assert acked_before <= set(in_copy)
+    assert len(in_copy) < log.count()  # a snapshot, not the later state
+    assert onebin("backup", str(copy), "--data-dir", str(data_dir)).returncode == 1  # no overwrite
+
+    restored = onebin("restore", str(copy), "--data-dir", str(data_dir))
+    assert restored.returncode == 0, restored.stderr
+    kept = list(data_dir.glob("onebin.sqlite3.before-restore-*"))
+    assert len(kept) == 1
+    assert set(log.acknowledged) <= set(_rows_of(kept[0]))  # the replaced data is kept
+    with ServerProcess(data_dir) as again:
+        listed = httpx.get(f"{again.url}/api/items", params={"limit": "100"}).json()
+        assert {item["id"] for item in listed["items"]} <= set(in_copy)
+    assert set(rows(data_dir)) == set(in_copy)
+    report(
+        "backup",
+        {
+            "acknowledged_before_backup": len(acked_before),
+            "rows_in_backup": len(in_copy),
+            "acknowledged_total": log.count(),
+        },
+    )
+
+
+def _rows_of(path: Path) -> dict[int, sqlite3.Row]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {row["id"]: row for row in conn.execute("SELECT * FROM items")}
+    finally:
+        conn.close()
+
+
+def test_restore_refuses_a_damaged_file(tmp_path):
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"not a database at all" * 100)
+    result = onebin("restore", str(junk), "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 1
+    assert "not a onebin database" in result.stderr
+
+
+def test_soak_mixed_load_has_no_errors_and_flat_memory(tmp_path):
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir)
+    with ServerProcess(data_dir) as server:
+        result = soak(server.url, token, server.process.pid, seconds=20)
+    report(
+        "soak_20s",
+        {
+            "requests": result.requests,
+            "errors": result.errors,
+            "p99_ms": round(result.p99_ms, 2),
+            "rss_start_kib": result.rss_start_kib,
+            "rss_end_kib": result.rss_end_kib,
+        },
+    )
+    assert result.requests > 1000
+    assert result.errors == 0
+    assert result.rss_end_kib - result.rss_start_kib < 16 * 1024, "RSS grew by more than 16 MiB"
