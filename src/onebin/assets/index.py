@@ -1,0 +1,160 @@
+"""The asset index: every built file, its stored variants and their prebuilt headers.
+
+Built once at start-up from a package's files through ``importlib.resources``, so it
+reads the same whether the package is a directory, a zip or inside a frozen binary.
+All bytes are held in memory and every response header list is prepared here, so
+serving a request is a dict lookup and two ``send`` calls. Compressed variants are
+the build's ``.br``/``.gz`` siblings; a file without them is served as it is.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from importlib.abc import Traversable
+
+from onebin.assets.caching import cache_control, strong_etag
+from onebin.assets.negotiation import IDENTITY
+from onebin.assets.shell import html_headers
+
+Headers = list[tuple[bytes, bytes]]
+
+SUFFIXES = {"br": ".br", "gzip": ".gz"}
+# Files that make the directory a package for importlib.resources, not the site.
+PACKAGE_FILES = {"__init__.py", "__pycache__"}
+# The platform's mime.types differs between machines; these answers must not.
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+    ".wasm": "application/wasm",
+    ".woff2": "font/woff2",
+}
+_BUILTIN_TYPES = mimetypes.MimeTypes()
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One stored encoding of an asset with its complete response headers."""
+
+    encoding: str
+    body: bytes
+    etag: str
+    headers: Headers
+    not_modified_headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    path: str
+    variants: Mapping[str, Variant]
+    encodings: tuple[str, ...]
+
+    @property
+    def negotiable(self) -> bool:
+        return len(self.encodings) > 1
+
+
+def media_type(path: str) -> str:
+    suffix = "." + path.rpartition(".")[2].lower() if "." in path else ""
+    if suffix in MEDIA_TYPES:
+        return MEDIA_TYPES[suffix]
+    guessed, _ = _BUILTIN_TYPES.guess_type(path, strict=False)
+    if guessed is None:
+        return "application/octet-stream"
+    return guessed + "; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
+def response_headers(
+    *,
+    content_type: str,
+    encoding: str,
+    length: int,
+    etag: str,
+    cache: str,
+    negotiable: bool,
+    extra: Mapping[str, str],
+) -> tuple[Headers, Headers]:
+    """Headers for a 200 and for a 304 of one variant (RFC 9110 §15.4.5 lists the latter)."""
+    validators = [("etag", etag), ("cache-control", cache)]
+    if negotiable:
+        validators.append(("vary", "accept-encoding"))
+    full = [
+        ("content-type", content_type),
+        ("content-length", str(length)),
+        *validators,
+        ("x-content-type-options", "nosniff"),
+        *extra.items(),
+    ]
+    if encoding != IDENTITY:
+        full.append(("content-encoding", encoding))
+    return _encode(full), _encode(validators)
+
+
+def _encode(headers: list[tuple[str, str]]) -> Headers:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def walk(root: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    """(URL path, file) for every file below ``root``, in a stable order."""
+    for entry in sorted(root.iterdir(), key=lambda entry: entry.name):
+        # Hidden files (.DS_Store, .gitignore) are never part of a published site.
+        if entry.name in PACKAGE_FILES or entry.name.startswith("."):
+            continue
+        path = f"{prefix}/{entry.name}"
+        if entry.is_dir():
+            yield from walk(entry, path)
+        elif entry.is_file():
+            yield path, entry
+
+
+def build_index(root: Traversable, *, immutable_prefixes: Sequence[str]) -> dict[str, Asset]:
+    """Map each URL path to its asset; ``x.js.br`` is a variant of ``x.js`` when both exist."""
+    files = {path: entry.read_bytes() for path, entry in walk(root)}
+    compressed = {path + suffix for path in files for suffix in SUFFIXES.values()}
+    index = {}
+    for path, body in files.items():
+        if path in compressed:
+            continue
+        stored = {IDENTITY: body}
+        for encoding, suffix in SUFFIXES.items():
+            if path + suffix in files:
+                stored[encoding] = files[path + suffix]
+        index[path] = _asset(path, stored, immutable_prefixes)
+    return index
+
+
+def _asset(path: str, stored: dict[str, bytes], immutable_prefixes: Sequence[str]) -> Asset:
+    content_type = media_type(path)
+    extra = html_headers(stored[IDENTITY]) if content_type.startswith("text/html") else {}
+    cache = cache_control(path, immutable_prefixes)
+    variants = {}
+    for encoding, body in stored.items():
+        etag = strong_etag(body)
+        headers, not_modified = response_headers(
+            content_type=content_type,
+            encoding=encoding,
+            length=len(body),
+            etag=etag,
+            cache=cache,
+            negotiable=len(stored) > 1,
+            extra=extra,
+        )
+        variants[encoding] = Variant(encoding, body, etag, headers, not_modified)
+    return Asset(path, variants, tuple(stored))
+
+
+def package_index(package: str, *, immutable_prefixes: Sequence[str]) -> dict[str, Asset]:
+    """The index of a package's files; empty when the package is absent (not built)."""
+    try:
+        root = resources.files(package)
+    except ModuleNotFoundError:
+        return {}
+    return build_index(root, immutable_prefixes=immutable_prefixes)
