@@ -32,8 +32,11 @@ def report(name: str, figures: dict) -> None:
     path.write_text(json.dumps(existing, indent=2))
 
 
-def rows(data_dir: Path) -> dict[int, sqlite3.Row]:
-    conn = sqlite3.connect(data_dir / "onebin.sqlite3")
+def rows(path: Path) -> dict[int, sqlite3.Row]:
+    """Items in a database file (or a data dir's), after checking the file is intact."""
+    if path.is_dir():
+        path = path / "onebin.sqlite3"
+    conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -139,7 +142,7 @@ def test_backup_under_write_load_is_consistent_and_restore_refuses_running_serve
         server.stop()
     for thread in threads:
         thread.join(timeout=15)
-    in_copy = _rows_of(copy)
+    in_copy = rows(copy)
     assert acked_before <= set(in_copy)
     assert len(in_copy) < log.count()  # a snapshot, not the later state
     assert onebin("backup", str(copy), "--data-dir", str(data_dir)).returncode == 1  # no overwrite
@@ -148,7 +151,7 @@ def test_backup_under_write_load_is_consistent_and_restore_refuses_running_serve
     assert restored.returncode == 0, restored.stderr
     kept = list(data_dir.glob("onebin.sqlite3.before-restore-*"))
     assert len(kept) == 1
-    assert set(log.acknowledged) <= set(_rows_of(kept[0]))  # the replaced data is kept
+    assert set(log.acknowledged) <= set(rows(kept[0]))  # the replaced data is kept
     with ServerProcess(data_dir) as again:
         listed = httpx.get(f"{again.url}/api/items", params={"limit": "100"}).json()
         assert {item["id"] for item in listed["items"]} <= set(in_copy)
@@ -161,16 +164,6 @@ def test_backup_under_write_load_is_consistent_and_restore_refuses_running_serve
             "acknowledged_total": log.count(),
         },
     )
-
-
-def _rows_of(path: Path) -> dict[int, sqlite3.Row]:
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return {row["id"]: row for row in conn.execute("SELECT * FROM items")}
-    finally:
-        conn.close()
 
 
 def test_restore_refuses_a_damaged_file(tmp_path):
