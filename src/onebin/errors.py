@@ -33,3 +33,11 @@ class VersionConflict(StoreError):
 
 class DataDirLocked(OnebinError):
     """Another process holds the data directory (e.g. a running server during restore)."""
+
+
+class AcmeError(OnebinError):
+    """An exchange with the CA failed; the message is one line fit for a log or status."""
+
+
+class ListenError(OnebinError):
+    """A port could not be bound (in use, or privileged without the capability)."""

@@ -1,0 +1,64 @@
+"""What ``onebin serve`` needs to serve HTTPS: two apps, a TLS context and its keeper.
+
+The HTTPS port serves the whole application with HSTS; the HTTP port answers ACME
+challenges and redirects the rest. With ``--domain`` a certificate manager obtains
+and renews the certificate; with ``--tls-cert`` the given files are served as they are.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from dataclasses import dataclass
+
+from onebin.config import Settings
+from onebin.errors import ConfigError, ListenError
+from onebin.tls.context import SwappableContext
+from onebin.tls.manager import CertificateManager, certificate_manager
+from onebin.tls.redirect import challenge_and_redirect_app, with_hsts
+from onebin.types import ASGIApp
+
+
+@dataclass(frozen=True)
+class HttpsSetup:
+    https_app: ASGIApp
+    http_app: ASGIApp
+    context: ssl.SSLContext
+    manager: CertificateManager | None
+
+
+def https_setup(app: ASGIApp, settings: Settings) -> HttpsSetup:
+    """Everything HTTPS needs; the manager, if any, is not started yet."""
+    swappable = SwappableContext()
+    manager = None
+    store = None
+    if settings.acme_enabled:
+        manager = certificate_manager(settings, swappable)
+        store = manager.store
+    else:
+        assert settings.tls_cert is not None
+        try:
+            swappable.load(settings.tls_cert, settings.tls_key)
+        except ssl.SSLError as error:
+            raise ConfigError(f"--tls-cert/--tls-key cannot be used: {error}") from None
+    http_app = challenge_and_redirect_app(
+        store, https_port=settings.https_port, domains=settings.domain
+    )
+    return HttpsSetup(with_hsts(app), http_app, swappable.context, manager)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or ``ListenError`` in terms an operator can act on.
+
+    HTTPS mode binds before anything else starts, so that a privileged port is a clear
+    error at once and the CA's first challenge request cannot beat the HTTP listener.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        hint = ""
+        if error.errno == errno.EACCES and port < 1024:
+            hint = " (ports below 1024 need root or the CAP_NET_BIND_SERVICE capability)"
+        raise ListenError(f"cannot listen on {host}:{port}: {error.strerror}{hint}") from None

@@ -1,0 +1,202 @@
+"""The certificate cache in the data directory, shared by every process that serves it.
+
+Layout, one directory per ACME directory URL so staging and production never mix::
+
+    <data-dir>/tls/<ca-host>-<hash of the directory URL>/
+        account.key              the ACME account key (mode 0600)
+        <domain>.pem             certificate chain followed by its private key (0600)
+        <domain>.json            maintenance status, for ``onebin tls status``
+        challenges/<token>       HTTP-01 answers, readable by every serving process
+        owner.lock               held by the one process that orders and renews
+
+Contract: ``load_*`` return None when a file is missing. Every write replaces its file
+atomically (a reader sees the old or the new content, never a mix), which is why the
+key travels in the same file as its chain: there is no moment where a reader could
+pair a new chain with an old key. Only the holder of ``owner.lock`` writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+SECRET_MODE = 0o600
+PUBLIC_MODE = 0o644
+# ACME tokens are base64url (RFC 8555 §8.3); anything else is refused before touching disk.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
+    """Replace ``path`` with ``data`` in one step, durable once this returns."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class StoredCertificate:
+    """A cached certificate as read from its bundle file."""
+
+    chain: tuple[x509.Certificate, ...]
+
+    @property
+    def leaf(self) -> x509.Certificate:
+        return self.chain[0]
+
+    @property
+    def not_before(self) -> datetime:
+        return self.leaf.not_valid_before_utc
+
+    @property
+    def not_after(self) -> datetime:
+        return self.leaf.not_valid_after_utc
+
+    @property
+    def serial(self) -> str:
+        return format(self.leaf.serial_number, "x")
+
+    @property
+    def issuer(self) -> str:
+        names = self.leaf.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value) if names else self.leaf.issuer.rfc4514_string()
+
+    @property
+    def domains(self) -> frozenset[str]:
+        try:
+            extension = self.leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except x509.ExtensionNotFound:
+            return frozenset()
+        return frozenset(extension.value.get_values_for_type(x509.DNSName))
+
+
+def read_certificate(path: Path) -> StoredCertificate | None:
+    """The certificate chain in a PEM file (other PEM blocks, like a key, are skipped)."""
+    data = _read(path)
+    if data is None:
+        return None
+    return StoredCertificate(chain=tuple(x509.load_pem_x509_certificates(data)))
+
+
+@dataclass(frozen=True)
+class CertificateStatus:
+    """What the owner last did for a certificate; times are ISO 8601 UTC strings."""
+
+    renew_at: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    next_attempt: str | None = None
+
+
+class OwnerLock:
+    """An exclusive, non-blocking lock on a file, released by the kernel if the holder dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._descriptor: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self._descriptor is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, SECRET_MODE)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._descriptor = descriptor
+        return True
+
+    def release(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+
+def directory_key(directory_url: str) -> str:
+    """A readable, collision-free folder name for an ACME directory URL."""
+    host = urlsplit(directory_url).netloc.replace(":", "_") or "acme"
+    digest = hashlib.sha256(directory_url.encode()).hexdigest()[:12]
+    return f"{host}-{digest}"
+
+
+class CertificateStore:
+    """The files of one ACME directory under ``<data-dir>/tls/`` (see the module docstring)."""
+
+    def __init__(self, data_dir: Path, directory_url: str) -> None:
+        self.root = data_dir / "tls" / directory_key(directory_url)
+        self.lock = OwnerLock(self.root / "owner.lock")
+
+    def load_account_key(self) -> bytes | None:
+        return _read(self.root / "account.key")
+
+    def save_account_key(self, key_pem: bytes) -> None:
+        write_atomic(self.root / "account.key", key_pem, mode=SECRET_MODE)
+
+    def certificate_path(self, name: str) -> Path:
+        return self.root / f"{name}.pem"
+
+    def load_certificate(self, name: str) -> StoredCertificate | None:
+        return read_certificate(self.certificate_path(name))
+
+    def save_certificate(self, name: str, chain_pem: bytes, key_pem: bytes) -> None:
+        bundle = chain_pem.rstrip(b"\n") + b"\n" + key_pem
+        write_atomic(self.certificate_path(name), bundle, mode=SECRET_MODE)
+
+    def load_status(self, name: str) -> CertificateStatus:
+        data = _read(self.root / f"{name}.json")
+        return CertificateStatus(**json.loads(data)) if data else CertificateStatus()
+
+    def save_status(self, name: str, status: CertificateStatus) -> None:
+        data = json.dumps(asdict(status), indent=2).encode()
+        write_atomic(self.root / f"{name}.json", data, mode=PUBLIC_MODE)
+
+    def _challenge_path(self, token: str) -> Path | None:
+        return self.root / "challenges" / token if _TOKEN.fullmatch(token) else None
+
+    def put_challenge(self, token: str, key_authorization: str) -> None:
+        path = self._challenge_path(token)
+        if path is None:
+            raise ValueError(f"not an ACME token: {token!r}")
+        write_atomic(path, key_authorization.encode(), mode=PUBLIC_MODE)
+
+    def get_challenge(self, token: str) -> bytes | None:
+        path = self._challenge_path(token)
+        return None if path is None else _read(path)
+
+    def delete_challenge(self, token: str) -> None:
+        path = self._challenge_path(token)
+        if path is not None:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,166 @@
+"""End to end: a real ``onebin serve --domain`` process, a real Pebble, real TLS clients."""
+
+from __future__ import annotations
+
+import ssl
+import time
+import warnings
+
+import pytest
+import trustme
+from cryptography import x509
+
+from tests.support import free_port, wait_until
+from tests.tls.handshake import client_context, serial_of, served_serial
+from tests.tls.https_server import HttpsServer, acme_args, exchange, open_tls
+
+pytestmark = pytest.mark.pebble
+
+
+def server_for(tmp_path, pebble, http_port, name="data") -> HttpsServer:
+    args = acme_args(pebble.directory, pebble.ca_file)
+    return HttpsServer(tmp_path / name, http_port=http_port, tls_args=args)
+
+
+def wait_for_certificate(server: HttpsServer, root: str, timeout: float = 30) -> str:
+    wait_until(
+        lambda: served_serial(server.https_port, root) is not None,
+        timeout=timeout,
+        interval=0.1,
+        what=f"a certificate on :{server.https_port}\n{server.log()}",
+    )
+    return served_serial(server.https_port, root)
+
+
+def test_serve_obtains_certificate_via_http01_and_serves_chain(tmp_path, pebble, http_port):
+    root = pebble.root_pem()
+    started = time.monotonic()
+    with server_for(tmp_path, pebble, http_port) as server:
+        serial = wait_for_certificate(server, root)
+        elapsed = time.monotonic() - started
+        print(f"first certificate served {elapsed:.2f}s after start")
+        with open_tls(server.https_port, client_context(root)) as tls:
+            leaf = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+            status, headers, _ = exchange(tls, "/healthz")
+            assert tls.version() in {"TLSv1.2", "TLSv1.3"}
+        root_subject = x509.load_pem_x509_certificate(root.encode()).subject
+        # Only the root is trusted and it did not sign the leaf: the server sent the chain.
+        assert leaf.issuer != root_subject
+        assert status == 200
+        assert headers["strict-transport-security"].startswith("max-age=")
+        report = server.tls_status()
+        assert "app.test" in report
+        assert f"serial:       {serial}" in report
+        assert "Pebble Intermediate" in report
+        assert "last error:   none" in report
+        assert server.terminate() == 0
+
+
+def test_serve_http_redirects_but_not_challenges_and_refuses_old_tls(tmp_path, pebble, http_port):
+    root = pebble.root_pem()
+    with server_for(tmp_path, pebble, http_port) as server:
+        wait_for_certificate(server, root)
+        redirected = server.http("/api/items?limit=5")
+        assert redirected.status_code == 308
+        assert redirected.headers["location"] == (
+            f"https://app.test:{server.https_port}/api/items?limit=5"
+        )
+        assert "strict-transport-security" not in redirected.headers
+        assert server.http("/.well-known/acme-challenge/unknown-token").status_code == 404
+        for version, accepted in ((ssl.TLSVersion.TLSv1_1, False), (ssl.TLSVersion.TLSv1_2, True)):
+            client = client_context(root)
+            client.set_ciphers("DEFAULT:@SECLEVEL=0")  # let the client offer TLS 1.1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1 is, on purpose
+                client.maximum_version = client.minimum_version = version
+            if accepted:
+                open_tls(server.https_port, client).close()
+            else:
+                with pytest.raises(ssl.SSLError):
+                    open_tls(server.https_port, client)
+
+
+def test_serve_restart_with_ca_stopped_serves_cached_certificate(tmp_path, pebble, http_port):
+    root = pebble.root_pem()
+    with server_for(tmp_path, pebble, http_port) as server:
+        serial = wait_for_certificate(server, root)
+        assert server.terminate() == 0
+    pebble.stop()
+    with server_for(tmp_path, pebble, http_port) as restarted:
+        # Served as soon as the port listens: no wait for the (stopped) CA.
+        assert served_serial(restarted.https_port, root) == serial
+
+
+def test_serve_renews_and_swaps_without_dropping_connections(tmp_path, start_pebble, http_port):
+    pebble = start_pebble(validity_seconds=12)  # renewal due 8 s after issuance
+    root = pebble.root_pem()
+    with server_for(tmp_path, pebble, http_port) as server:
+        first = wait_for_certificate(server, root)
+        with open_tls(server.https_port, client_context(root)) as before:
+            assert serial_of(before) == first
+
+            # Keep the old connection busy (uvicorn closes idle ones after 5 s) until a new
+            # connection sees the renewed certificate.
+            def renewed() -> bool:
+                assert exchange(before, "/healthz")[0] == 200
+                return served_serial(server.https_port, root) not in {first, None}
+
+            wait_until(renewed, timeout=30, interval=0.5, what=f"renewal\n{server.log()}")
+            assert exchange(before, "/healthz")[0] == 200
+            assert serial_of(before) == first
+        assert "certificate for app.test obtained" in server.log()
+
+
+def test_serve_with_ca_unreachable_stays_up_and_reports(tmp_path, http_port):
+    directory = f"https://127.0.0.1:{free_port()}/dir"
+    args = acme_args(directory, None)
+    server = HttpsServer(tmp_path / "data", http_port=http_port, tls_args=args)
+    with server:
+        wait_until(lambda: "CA unreachable" in server.tls_status(), what="the error in status")
+        assert server.http("/").status_code == 308
+        assert server.http("/.well-known/acme-challenge/abc").status_code == 404
+        assert server.process.poll() is None
+        assert server.log().count("CA unreachable") == 1  # one line, no traceback
+        assert "Traceback" not in server.log()
+        assert server.terminate() == 0
+
+
+def test_serve_with_failing_challenge_stays_up_and_reports(tmp_path, start_pebble):
+    pebble = start_pebble(http_port=free_port())  # validates a port nobody listens on
+    with server_for(tmp_path, pebble, free_port()) as server:
+        wait_until(
+            lambda: "challenge failed: app.test" in server.tls_status(),
+            what=f"the error in status\n{server.log()}",
+        )
+        assert server.http("/healthz").status_code == 308
+        assert "next attempt" in server.tls_status()
+        assert server.terminate() == 0
+
+
+def test_serve_two_processes_one_orders_both_serve(tmp_path, pebble, http_port):
+    root = pebble.root_pem()
+    # Pebble validates on the first process's port; either process may own the order.
+    with (
+        server_for(tmp_path, pebble, http_port) as first,
+        server_for(tmp_path, pebble, free_port()) as second,
+    ):
+        serial = wait_for_certificate(first, root)
+        wait_until(lambda: served_serial(second.https_port, root) == serial, what="pick-up")
+        orders = first.log().count("obtained") + second.log().count("obtained")
+        assert orders == 1
+
+
+def test_serve_with_own_certificate_needs_no_ca(tmp_path):
+    ca = trustme.CA()
+    leaf = ca.issue_cert("app.test")
+    cert, key = tmp_path / "fullchain.pem", tmp_path / "key.pem"
+    leaf.private_key_pem.write_to_path(str(key))
+    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    args = ["--tls-cert", str(cert), "--tls-key", str(key)]
+    with HttpsServer(tmp_path / "data", http_port=free_port(), tls_args=args) as server:
+        root = ca.cert_pem.bytes().decode()
+        assert served_serial(server.https_port, root) == format(
+            x509.load_pem_x509_certificate(cert.read_bytes()).serial_number, "x"
+        )
+        assert server.http("/").headers["location"] == f"https://app.test:{server.https_port}/"
+        assert "next renewal: never" in server.tls_status()
