@@ -8,6 +8,10 @@ FRONTEND_SOURCES := $(shell find frontend/src frontend/static -type f 2>/dev/nul
 	frontend/package.json frontend/package-lock.json frontend/vite.config.js
 # Debian packages the test suite drives for real.
 TEST_DEB_PACKAGES := pebble chromium
+# What bench/static.py compares onebin with, plus the load generator.
+BENCH_DEB_PACKAGES := wrk caddy nginx libnginx-mod-http-brotli-static
+# `onebin build`: PyInstaller --strip runs binutils' strip (also on the zipapp's extensions).
+BUILD_DEB_PACKAGES := binutils
 
 .PHONY: run test venv frontend system-deps lint bench dist clean
 
@@ -15,6 +19,7 @@ run: venv frontend
 	$(BIN)/onebin serve
 
 test: system-deps venv frontend
+	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BUILD_DEB_PACKAGES)"
 	$(BIN)/pytest
 
 venv: $(STAMPS)/venv
@@ -24,9 +29,10 @@ $(STAMPS)/venv: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,build]'
 	touch $@
 
-frontend: $(STAMPS)/frontend
-$(STAMPS)/frontend: $(FRONTEND_SOURCES)
-	@mkdir -p $(STAMPS)
+# The build is copied into the package as data; its __init__.py makes it a regular
+# package, which importlib.resources finds inside a zip or a frozen binary too.
+frontend: $(WEB)/__init__.py
+$(WEB)/__init__.py: $(FRONTEND_SOURCES)
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
 	rm -rf $(WEB)
 	cp -r frontend/build $(WEB)
@@ -46,7 +52,16 @@ lint: venv
 	$(BIN)/ruff format --check src tests bench
 
 bench: venv frontend
+	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/static.py
+	$(MAKE) dist
+	$(BIN)/python bench/startup.py
+
+# One executable (dist/onebin) and one zipapp (dist/onebin.pyz) of the app as installed.
+dist: venv frontend
+	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BUILD_DEB_PACKAGES)"
+	$(BIN)/onebin build
 
 clean:
 	rm -rf $(VENV) $(STAMPS) $(WEB) frontend/node_modules frontend/build dist build

@@ -8,24 +8,24 @@ dispatch is a plain path test, not a router, because it runs on every request.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Router
 
 from onebin.config import Settings
-from onebin.http import ApiError, JsonResponse, error_response
+from onebin.http import JsonResponse, error_response
 from onebin.store.migrations import Migration
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.store.tokens import TokenStore
 from onebin.types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger("onebin")
 
 
 @dataclass(frozen=True)
@@ -63,44 +63,49 @@ def open_database(settings: Settings, spec: AppSpec) -> SQLiteDatabase:
     return db
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.headers)
+class JsonApi:
+    """Starlette's router with every failure answered as a JSON error.
 
+    In place of the ``Starlette`` application class, whose middleware stack adds
+    four wrapper layers to every request: routing is Starlette's, errors are one
+    ``try`` here. Setting ``scope["app"]`` makes the router raise ``HTTPException``
+    for 404/405 instead of answering in plain text.
+    """
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.router = Router(routes=list(routes))
 
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    # Never a traceback in the response; uvicorn's log has it for the operator.
-    return error_response(500, "internal_error", "the server failed to handle this request")
-
-
-def build_api(routes: list[BaseRoute], cors_origins: Sequence[str] = ()) -> Starlette:
-    """The API as one Starlette app; CORS only for origins the operator listed."""
-    middleware = []
-    if cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(cors_origins),
-                allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                allow_headers=["authorization", "content-type", "if-match", "if-none-match"],
-                expose_headers=["etag", "location"],
-                max_age=600,
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        try:
+            await self.router(scope, receive, send)
+        except HTTPException as exc:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            headers = dict(exc.headers or {})
+            await error_response(exc.status_code, code, str(exc.detail), headers)(
+                scope, receive, send
             )
-        )
-    return Starlette(
-        routes=routes,
-        middleware=middleware,
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            Exception: _server_error,
-        },
+        except Exception:
+            # The traceback goes to the operator's log, never into the response.
+            logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            with contextlib.suppress(RuntimeError):  # the response had already started
+                await error_response(
+                    500, "internal_error", "the server failed to handle this request"
+                )(scope, receive, send)
+
+
+def build_api(routes: Sequence[BaseRoute], cors_origins: Sequence[str] = ()) -> ASGIApp:
+    """The API as one ASGI app; CORS only for origins the operator listed."""
+    api = JsonApi(routes)
+    if not cors_origins:
+        return api
+    return CORSMiddleware(
+        api,
+        allow_origins=list(cors_origins),
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["authorization", "content-type", "if-match", "if-none-match"],
+        expose_headers=["etag", "location"],
+        max_age=600,
     )
 
 

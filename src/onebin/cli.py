@@ -15,9 +15,9 @@ from pathlib import Path
 
 from onebin import __version__
 from onebin.app import AppSpec, open_database
-from onebin.build import TARGETS, BuildError
+from onebin.build import TARGETS
 from onebin.config import SETTINGS, Option, Settings, add_arguments, build_settings
-from onebin.errors import ConfigError, OnebinError
+from onebin.errors import BuildError, ConfigError, OnebinError
 from onebin.store.backup import backup, restore
 from onebin.store.tokens import TokenStore
 

@@ -41,3 +41,7 @@ class AcmeError(OnebinError):
 
 class ListenError(OnebinError):
     """A port could not be bound (in use, or privileged without the capability)."""
+
+
+class BuildError(OnebinError):
+    """A packer failed or a build input is missing."""

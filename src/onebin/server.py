@@ -16,6 +16,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -25,9 +26,10 @@ from onebin.config import Settings
 from onebin.protocol import Limits, guarded_protocol
 from onebin.store.lock import DataDirLock
 from onebin.store.tokens import TokenStore
-from onebin.tls.manager import CertificateManager
-from onebin.tls.serving import bind, https_setup
 from onebin.types import ASGIApp
+
+if TYPE_CHECKING:
+    from onebin.tls.manager import CertificateManager
 
 logger = logging.getLogger("onebin")
 
@@ -128,6 +130,10 @@ def _https_listeners(
     app: ASGIApp, settings: Settings
 ) -> tuple[list[Listener], CertificateManager | None]:
     """The whole app with HSTS on the HTTPS port; challenges and redirects on the HTTP port."""
+    # Imported here: the ACME stack (acme, josepy, requests) adds ~0.1 s to every
+    # start, and plain-HTTP mode never needs it.
+    from onebin.tls.serving import bind, https_setup
+
     tls = https_setup(app, settings)
     https = uvicorn_config(
         tls.https_app, settings, port=settings.https_port, ssl_context=tls.context

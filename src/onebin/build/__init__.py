@@ -1,0 +1,15 @@
+"""Pack an onebin application into one executable and one zipapp.
+
+``onebin.build.pack.build`` is the entry point; the other modules are its steps:
+what to leave out (``trim``), which distributions the zipapp needs (``closure``),
+byte-for-byte repeatable archives (``archive``), the self-extracting launcher
+(``launcher``), the two packers (``executable``, ``zipapp``) and the size report
+(``report``). PyInstaller and shiv are imported only by the packers, so an installed
+onebin without the ``build`` extra still imports this package.
+"""
+
+from __future__ import annotations
+
+EXECUTABLE = "exe"
+ZIPAPP = "pyz"
+TARGETS = (EXECUTABLE, ZIPAPP)

@@ -1,0 +1,59 @@
+"""The self-extracting launcher: one file that unpacks once and then just execs.
+
+A PyInstaller one-file executable unpacks its whole runtime into a fresh temporary
+directory on every start and deletes it on exit; measured here that is most of
+its start-up time. The launcher instead carries a one-directory build as a tar.gz
+behind a short POSIX shell header. The first start unpacks it into a cache
+directory named after the payload's SHA-256 (so a new build never reuses an old
+tree); every later start is one ``exec`` into the unpacked program. Unpacking goes
+to a private temporary directory first and is published with ``ln -sn``, which is
+atomic, so two first starts racing each other both end up running a complete tree.
+The host needs only ``sh``, ``tail``, ``gzip``, ``tar`` and ``mktemp``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from onebin.errors import BuildError
+
+HEADER = """\
+#!/bin/sh
+# {name}: a self-extracting executable. Below this header is a tar.gz of the
+# program; the first start unpacks it into a cache directory named after its
+# SHA-256, later starts exec straight into that directory.
+set -eu
+payload_sha256={digest}
+payload_line={payload_line}
+cache="${{XDG_CACHE_HOME:-${{HOME:?set HOME or XDG_CACHE_HOME}}/.cache}}/{name}"
+target="$cache/$payload_sha256"
+if [ ! -x "$target/{name}" ]; then
+    mkdir -p "$cache"
+    staging=$(mktemp -d "$cache/.$payload_sha256.XXXXXX")
+    if ! tail -n "+$payload_line" "$0" | gzip -dc | tar -xf - -C "$staging"; then
+        rm -rf "$staging"
+        echo "{name}: could not unpack into $cache" >&2
+        exit 1
+    fi
+    # ln is atomic: if another first start published its tree already, use that one
+    # (-n: an existing link to a directory is a name taken, not a place to link into).
+    ln -sn "${{staging##*/}}" "$target" 2>/dev/null || rm -rf "$staging"
+fi
+exec "$target/{name}" "$@"
+"""
+
+_SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def launcher(name: str, payload: bytes) -> bytes:
+    """The executable's bytes: the shell header, then ``payload`` (a tar.gz of the program).
+
+    ``name`` is both the cache directory's and the unpacked program's name.
+    """
+    if not _SAFE_NAME.fullmatch(name):
+        raise BuildError(f"{name!r} cannot name an executable (use a-z, 0-9, - and _)")
+    digest = hashlib.sha256(payload).hexdigest()
+    lines = HEADER.count("\n")
+    header = HEADER.format(name=name, digest=digest, payload_line=lines + 1)
+    return header.encode() + payload

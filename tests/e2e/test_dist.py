@@ -1,0 +1,294 @@
+"""The built artifacts, run the way an operator runs them on a bare server.
+
+Both files are built once per session by ``onebin build``, then copied into an
+empty "host" directory and started from there with a minimal environment: no
+source tree, no virtualenv, no ``frontend/build`` on any path they could read. The
+executable runs alone; the zipapp runs under the system ``python3``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+
+import httpx
+import pytest
+
+from onebin.build.executable import bootloader_files
+from onebin.build.trim import excluded_modules
+from onebin.items import spec
+from tests.support import free_port, wait_until
+
+pytestmark = pytest.mark.dist
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = "/usr/bin/python3"
+SIZE_BUDGET = 25_000_000
+DEV_TOOLS = {"pytest", "_pytest", "hypothesis", "playwright", "schemathesis", "PyInstaller", "shiv"}
+
+
+def build(dist: Path, *targets: str) -> None:
+    flags = [arg for target in targets for arg in ("--target", target)]
+    result = subprocess.run(
+        [sys.executable, "-m", "onebin", "build", "--dist", str(dist), *flags],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "total" in result.stdout
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not resources.files(spec.assets_package).joinpath("index.html").is_file():
+        pytest.fail("the frontend is not built into the package: run `make frontend`")
+    directory = tmp_path_factory.mktemp("dist")
+    build(directory)
+    return directory
+
+
+@dataclass(frozen=True)
+class Host:
+    """An artifact copied to an empty directory, with the environment to run it in."""
+
+    command: tuple[str, ...]
+    root: Path
+    env: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args],
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture(params=["exe", "pyz"])
+def host(request: pytest.FixtureRequest, dist: Path, tmp_path: Path) -> Host:
+    root = tmp_path / "host"
+    root.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"}
+    if request.param == "exe":
+        shutil.copy2(dist / "onebin", root / "onebin")
+        return Host((str(root / "onebin"),), root, {**env, "XDG_CACHE_HOME": str(root / "cache")})
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.fail(f"the zipapp needs the system Python at {SYSTEM_PYTHON}")
+    shutil.copy2(dist / "onebin.pyz", root / "onebin.pyz")
+    return Host(
+        (SYSTEM_PYTHON, str(root / "onebin.pyz")), root, {**env, "SHIV_ROOT": str(root / "shiv")}
+    )
+
+
+class Server:
+    """``serve`` from an artifact on a free port with its own data directory."""
+
+    def __init__(self, host: Host, name: str) -> None:
+        self.host = host
+        self.data_dir = host.root / name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = host.root / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    *self.host.command,
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                ],
+                cwd=self.host.root,
+                env=self.host.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            self.healthy, timeout=60, what=f"the artifact on :{self.port} to answer /healthz"
+        )
+        return self
+
+    def healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(
+                f"server exited with {self.process.returncode}:\n{self.log.read_text()}"
+            )
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def token(self) -> str:
+        result = self.host.run("token", "create", "--name", "e2e", "--data-dir", str(self.data_dir))
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(host: Host) -> Iterator[Server]:
+    with Server(host, "data") as running:
+        yield running
+
+
+def build_output() -> dict[str, bytes]:
+    """Every frontend file the build packed, by URL path."""
+    root = Path(str(resources.files(spec.assets_package)))
+    return {
+        "/" + path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.name != "__init__.py"
+    }
+
+
+def raw_get(url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
+    """The body exactly as sent, without httpx undoing the content coding."""
+    with httpx.Client(timeout=10) as client, client.stream("GET", url, headers=headers) as response:
+        return response, b"".join(response.iter_raw())
+
+
+def test_dist_executable_fits_the_size_budget(dist: Path):
+    assert (dist / "onebin").stat().st_size <= SIZE_BUDGET
+
+
+def test_dist_version_and_help_work(host: Host):
+    version = host.run("--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"onebin {metadata.version('onebin')}"
+    helped = host.run("--help")
+    assert helped.returncode == 0, helped.stderr
+    assert all(command in helped.stdout for command in ("serve", "token", "build"))
+
+
+def test_dist_api_works_against_its_own_sqlite_file(server: Server):
+    token = server.token()
+    created = httpx.post(
+        f"{server.url}/api/items",
+        json={"name": "packed", "tags": ["dist"]},
+        headers={"authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    item_id = created.json()["id"]
+    fetched = httpx.get(f"{server.url}/api/items/{item_id}", timeout=10)
+    assert fetched.json()["name"] == "packed"
+    with sqlite3.connect(server.data_dir / "onebin.sqlite3") as db:
+        assert db.execute("SELECT name FROM items WHERE id = ?", (item_id,)).fetchone() == (
+            "packed",
+        )
+
+
+def test_dist_serves_every_asset_byte_identical_in_each_encoding(server: Server):
+    files = build_output()
+    suffixes = {"br": ".br", "gzip": ".gz"}
+    originals = [path for path in files if not path.endswith(tuple(suffixes.values()))]
+    assert "/index.html" in originals
+    for path in originals:
+        response, body = raw_get(server.url + path, {"accept-encoding": "identity"})
+        assert response.status_code == 200, path
+        assert "content-encoding" not in response.headers, path
+        assert body == files[path], path
+        for encoding, suffix in suffixes.items():
+            if path + suffix not in files:
+                continue
+            response, body = raw_get(server.url + path, {"accept-encoding": encoding})
+            assert response.headers.get("content-encoding") == encoding, path
+            assert body == files[path + suffix], f"{path} ({encoding})"
+
+
+def test_dist_falls_back_to_the_app_shell_for_deep_links(server: Server):
+    shell = build_output()["/index.html"]
+    response, body = raw_get(
+        f"{server.url}/items/42/edit", {"accept": "text/html", "accept-encoding": "identity"}
+    )
+    assert response.status_code == 200
+    assert body == shell
+    missing = httpx.get(f"{server.url}/_app/immutable/missing.js", timeout=10)
+    assert missing.status_code == 404
+
+
+def test_dist_reads_nothing_from_the_source_tree_or_the_virtualenv(server: Server):
+    assert server.process is not None
+    pid = server.process.pid
+    mapped = Path(f"/proc/{pid}/maps").read_text().split()
+    assert not [path for path in mapped if path.startswith(str(REPO))]
+    assert os.readlink(f"/proc/{pid}/cwd") == str(server.host.root)
+
+
+def test_dist_two_instances_run_side_by_side(host: Host):
+    with Server(host, "left") as left, Server(host, "right") as right:
+        token = left.token()
+        created = httpx.post(
+            f"{left.url}/api/items",
+            json={"name": "only on the left"},
+            headers={"authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        assert httpx.get(f"{left.url}/api/items", timeout=10).json()["items"]
+        assert httpx.get(f"{right.url}/api/items", timeout=10).json()["items"] == []
+        assert left.healthy()
+        assert right.healthy()
+
+
+def _top_level_names(names: list[str]) -> set[str]:
+    return {name.split("/", 1)[0].split(".", 1)[0] for name in names}
+
+
+def test_dist_artifacts_leave_out_dev_tools_and_trimmed_modules(dist: Path, tmp_path: Path):
+    with zipfile.ZipFile(dist / "onebin.pyz") as archive:
+        in_zipapp = _top_level_names([n.removeprefix("site-packages/") for n in archive.namelist()])
+    cache = tmp_path / "cache"
+    subprocess.run(
+        [str(dist / "onebin"), "--version"],
+        env={"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(cache)},
+        check=True,
+        capture_output=True,
+    )
+    (tree,) = (path for path in (cache / "onebin").iterdir() if path.is_symlink())
+    on_disk = [p.relative_to(tree / "_internal").as_posix() for p in (tree / "_internal").iterdir()]
+    archived = [packed.path for packed in bootloader_files(tree / "onebin")]
+    in_executable = _top_level_names(on_disk + archived)
+    assert "starlette" in in_executable
+    assert "starlette" in in_zipapp
+    assert not in_executable & (DEV_TOOLS | set(excluded_modules()))
+    assert not in_zipapp & DEV_TOOLS
+
+
+def test_dist_zipapp_builds_are_reproducible(tmp_path: Path):
+    # Two fresh builds back to back rather than against the session's: the source
+    # tree may change while a long session runs, and that is not what is tested.
+    build(tmp_path / "one", "pyz")
+    build(tmp_path / "two", "pyz")
+    digests = {
+        hashlib.sha256((tmp_path / name / "onebin.pyz").read_bytes()).hexdigest()
+        for name in ("one", "two")
+    }
+    assert len(digests) == 1
