@@ -91,6 +91,26 @@ def test_serve_restart_with_ca_stopped_serves_cached_certificate(tmp_path, pebbl
         assert served_serial(restarted.https_port, root) == serial
 
 
+def test_serve_with_corrupted_certificate_cache_orders_a_new_one(tmp_path, pebble, http_port):
+    root = pebble.root_pem()
+    with server_for(tmp_path, pebble, http_port) as server:
+        first = wait_for_certificate(server, root)
+        assert server.terminate() == 0
+    cached = [
+        path for path in (tmp_path / "data" / "tls").rglob("*.pem") if "account" not in path.name
+    ]
+    assert cached, "no cached certificate file found"
+    for path in cached:
+        path.write_bytes(b"-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+    with server_for(tmp_path, pebble, http_port) as restarted:
+        assert restarted.http("/healthz").status_code == 308  # HTTP serves throughout
+        second = wait_for_certificate(restarted, root)
+        assert second != first
+        assert "ignoring unreadable certificate file" in restarted.log()
+        assert "Traceback" not in restarted.log()
+        assert restarted.terminate() == 0
+
+
 def test_serve_renews_and_swaps_without_dropping_connections(tmp_path, start_pebble, http_port):
     pebble = start_pebble(validity_seconds=12)  # renewal due 8 s after issuance
     root = pebble.root_pem()

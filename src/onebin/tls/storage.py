@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -35,6 +36,8 @@ SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644
 # ACME tokens are base64url (RFC 8555 §8.3); anything else is refused before touching disk.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+logger = logging.getLogger("onebin.tls")
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
@@ -102,11 +105,19 @@ class StoredCertificate:
 
 
 def read_certificate(path: Path) -> StoredCertificate | None:
-    """The certificate chain in a PEM file (other PEM blocks, like a key, are skipped)."""
+    """The certificate chain in a PEM file (other PEM blocks, like a key, are skipped).
+
+    A damaged file (a disk fault, a bad manual edit) counts as missing, with one log
+    line: the owner then orders a new certificate instead of failing on every pass.
+    """
     data = _read(path)
     if data is None:
         return None
-    return StoredCertificate(chain=tuple(x509.load_pem_x509_certificates(data)))
+    try:
+        return StoredCertificate(chain=tuple(x509.load_pem_x509_certificates(data)))
+    except ValueError as error:
+        logger.warning("ignoring unreadable certificate file %s: %s", path, error)
+        return None
 
 
 @dataclass(frozen=True)
