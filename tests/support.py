@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -32,18 +32,26 @@ def wait_until(condition, *, timeout: float = 15.0, interval: float = 0.02, what
     raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
 
 
-def make_token(data_dir: Path, name: str = "test") -> str:
+def make_token(
+    data_dir: Path, name: str = "test", *, command: Sequence[str] = ONEBIN, **run_options
+) -> str:
     result = subprocess.run(
-        [*ONEBIN, "token", "create", "--name", name, "--data-dir", str(data_dir)],
+        [*command, "token", "create", "--name", name, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=True,
+        **run_options,
     )
     return result.stdout.strip()
 
 
 class ServerProcess:
-    """A real ``onebin serve`` process on a free port, for tests that need one."""
+    """A real ``onebin serve`` process on a free port, for tests that need one.
+
+    ``command`` is what runs onebin: this checkout by default, or a built artifact;
+    ``env`` then replaces the environment entirely (``inherit_env=False``) so the
+    artifact sees nothing of the test's virtualenv.
+    """
 
     def __init__(
         self,
@@ -52,11 +60,18 @@ class ServerProcess:
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
         env: Mapping[str, str] | None = None,
+        command: Sequence[str] = ONEBIN,
+        cwd: Path | None = None,
+        inherit_env: bool = True,
+        start_timeout: float = 15.0,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.extra_args = extra_args
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**(os.environ if inherit_env else {}), **(env or {})}
+        self.command = tuple(command)
+        self.cwd = cwd
+        self.start_timeout = start_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -69,7 +84,7 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                *ONEBIN,
+                *self.command,
                 "serve",
                 "--port",
                 str(self.port),
@@ -80,10 +95,20 @@ class ServerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
+            cwd=self.cwd,
         )
         log.close()
-        wait_until(self.healthy, what=f"onebin on :{self.port} to answer /healthz")
+        wait_until(
+            self.healthy,
+            timeout=self.start_timeout,
+            what=f"onebin on :{self.port} to answer /healthz",
+        )
         return self
+
+    def token(self, name: str = "test") -> str:
+        return make_token(
+            self.data_dir, name, command=self.command, cwd=self.cwd, env=self.env, timeout=120
+        )
 
     def healthy(self) -> bool:
         assert self.process is not None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import pytest
 from onebin.build.executable import bootloader_files
 from onebin.build.trim import excluded_modules
 from onebin.items import spec
-from tests.support import free_port, wait_until
+from tests.support import ServerProcess
 
 pytestmark = pytest.mark.dist
 
@@ -94,67 +93,21 @@ def host(request: pytest.FixtureRequest, dist: Path, tmp_path: Path) -> Host:
     )
 
 
-class Server:
-    """``serve`` from an artifact on a free port with its own data directory."""
-
-    def __init__(self, host: Host, name: str) -> None:
-        self.host = host
-        self.data_dir = host.root / name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = host.root / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    *self.host.command,
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--data-dir",
-                    str(self.data_dir),
-                ],
-                cwd=self.host.root,
-                env=self.host.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            self.healthy, timeout=60, what=f"the artifact on :{self.port} to answer /healthz"
-        )
-        return self
-
-    def healthy(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(
-                f"server exited with {self.process.returncode}:\n{self.log.read_text()}"
-            )
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def token(self) -> str:
-        result = self.host.run("token", "create", "--name", "e2e", "--data-dir", str(self.data_dir))
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+def serve(host: Host, name: str) -> ServerProcess:
+    """``serve`` from an artifact, in its empty directory, with only the host's environment."""
+    return ServerProcess(
+        host.root / name,
+        command=host.command,
+        cwd=host.root,
+        env=host.env,
+        inherit_env=False,
+        start_timeout=60,
+    )
 
 
 @pytest.fixture
-def server(host: Host) -> Iterator[Server]:
-    with Server(host, "data") as running:
+def server(host: Host) -> Iterator[ServerProcess]:
+    with serve(host, "data") as running:
         yield running
 
 
@@ -187,7 +140,7 @@ def test_dist_version_and_help_work(host: Host):
     assert all(command in helped.stdout for command in ("serve", "token", "build"))
 
 
-def test_dist_api_works_against_its_own_sqlite_file(server: Server):
+def test_dist_api_works_against_its_own_sqlite_file(server: ServerProcess):
     token = server.token()
     created = httpx.post(
         f"{server.url}/api/items",
@@ -205,7 +158,7 @@ def test_dist_api_works_against_its_own_sqlite_file(server: Server):
         )
 
 
-def test_dist_serves_every_asset_byte_identical_in_each_encoding(server: Server):
+def test_dist_serves_every_asset_byte_identical_in_each_encoding(server: ServerProcess):
     files = build_output()
     suffixes = {"br": ".br", "gzip": ".gz"}
     originals = [path for path in files if not path.endswith(tuple(suffixes.values()))]
@@ -223,7 +176,7 @@ def test_dist_serves_every_asset_byte_identical_in_each_encoding(server: Server)
             assert body == files[path + suffix], f"{path} ({encoding})"
 
 
-def test_dist_falls_back_to_the_app_shell_for_deep_links(server: Server):
+def test_dist_falls_back_to_the_app_shell_for_deep_links(server: ServerProcess):
     shell = build_output()["/index.html"]
     response, body = raw_get(
         f"{server.url}/items/42/edit", {"accept": "text/html", "accept-encoding": "identity"}
@@ -234,16 +187,18 @@ def test_dist_falls_back_to_the_app_shell_for_deep_links(server: Server):
     assert missing.status_code == 404
 
 
-def test_dist_reads_nothing_from_the_source_tree_or_the_virtualenv(server: Server):
+def test_dist_reads_nothing_from_the_source_tree_or_the_virtualenv(
+    server: ServerProcess, host: Host
+):
     assert server.process is not None
     pid = server.process.pid
     mapped = Path(f"/proc/{pid}/maps").read_text().split()
     assert not [path for path in mapped if path.startswith(str(REPO))]
-    assert os.readlink(f"/proc/{pid}/cwd") == str(server.host.root)
+    assert os.readlink(f"/proc/{pid}/cwd") == str(host.root)
 
 
 def test_dist_two_instances_run_side_by_side(host: Host):
-    with Server(host, "left") as left, Server(host, "right") as right:
+    with serve(host, "left") as left, serve(host, "right") as right:
         token = left.token()
         created = httpx.post(
             f"{left.url}/api/items",
