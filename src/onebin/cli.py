@@ -41,8 +41,7 @@ def _default_spec() -> AppSpec:
 def cmd_serve(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
     from onebin.server import serve
 
-    serve(settings, spec)
-    return 0
+    return serve(settings, spec)
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:

@@ -44,6 +44,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    value = _int(text)
+    if not 1 <= value <= 64:
+        raise ValueError("must be from 1 to 64")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -130,6 +137,7 @@ class Settings:
     port: int = 8000
     data_dir: Path = Path("data")
     log_level: str = "info"
+    workers: int = 1
     max_body_bytes: int = 1024 * 1024
     sqlite_synchronous: str = "FULL"
     graceful_timeout: float = 10.0
@@ -171,6 +179,7 @@ SETTINGS: tuple[Option, ...] = (
     Option("port", _port, "HTTP port when HTTPS is off"),
     Option("data_dir", Path, "directory for the database, certificates and locks"),
     Option("log_level", _log_level, "debug, info, warning or error"),
+    Option("workers", _workers, "server processes sharing the ports (one per core is plenty)"),
     Option("max_body_bytes", _positive_int, "largest request body accepted, in bytes"),
     Option(
         "sqlite_synchronous",

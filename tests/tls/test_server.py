@@ -23,13 +23,17 @@ def server_for(tmp_path, pebble, http_port, name="data") -> HttpsServer:
 
 
 def wait_for_certificate(server: HttpsServer, root: str, timeout: float = 30) -> str:
-    wait_until(
-        lambda: served_serial(server.https_port, root) is not None,
-        timeout=timeout,
-        interval=0.1,
-        what=f"a certificate on :{server.https_port}\n{server.log()}",
-    )
-    return served_serial(server.https_port, root)
+    """The serial of the first certificate a new connection is served."""
+    seen: list[str] = []
+
+    def served() -> bool:
+        serial = served_serial(server.https_port, root)
+        if serial is not None:
+            seen.append(serial)
+        return bool(seen)
+
+    wait_until(served, timeout=timeout, interval=0.1, what=f"a certificate on :{server.https_port}")
+    return seen[0]
 
 
 def test_serve_obtains_certificate_via_http01_and_serves_chain(tmp_path, pebble, http_port):
@@ -184,3 +188,16 @@ def test_serve_with_own_certificate_needs_no_ca(tmp_path):
         )
         assert server.http("/").headers["location"] == f"https://app.test:{server.https_port}/"
         assert "next renewal: never" in server.tls_status()
+
+
+def test_serve_with_workers_orders_once_and_every_worker_serves_it(tmp_path, pebble, http_port):
+    root = pebble.root_pem()
+    args = [*acme_args(pebble.directory, pebble.ca_file), "--workers", "2"]
+    with HttpsServer(tmp_path / "data", http_port=http_port, tls_args=args) as server:
+        serial = wait_for_certificate(server, root)
+        loaded = f"serving certificate for app.test: serial {serial}"
+        wait_until(lambda: server.log().count(loaded) == 2, what="both workers to load it")
+        # New connections land on either worker; every one presents the certificate.
+        assert all(served_serial(server.https_port, root) == serial for _ in range(40))
+        assert server.log().count("obtained") == 1
+        assert server.terminate() == 0

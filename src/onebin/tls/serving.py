@@ -7,13 +7,11 @@ and renews the certificate; with ``--tls-cert`` the given files are served as th
 
 from __future__ import annotations
 
-import errno
-import socket
 import ssl
 from dataclasses import dataclass
 
 from onebin.config import Settings
-from onebin.errors import ConfigError, ListenError
+from onebin.errors import ConfigError
 from onebin.tls.context import SwappableContext
 from onebin.tls.manager import CertificateManager, certificate_manager
 from onebin.tls.redirect import challenge_and_redirect_app, with_hsts
@@ -46,19 +44,3 @@ def https_setup(app: ASGIApp, settings: Settings) -> HttpsSetup:
         store, https_port=settings.https_port, domains=settings.domain
     )
     return HttpsSetup(with_hsts(app), http_app, swappable.context, manager)
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or ``ListenError`` in terms an operator can act on.
-
-    HTTPS mode binds before anything else starts, so that a privileged port is a clear
-    error at once and the CA's first challenge request cannot beat the HTTP listener.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        return socket.create_server((host, port), family=family, backlog=2048)
-    except OSError as error:
-        hint = ""
-        if error.errno == errno.EACCES and port < 1024:
-            hint = " (ports below 1024 need root or the CAP_NET_BIND_SERVICE capability)"
-        raise ListenError(f"cannot listen on {host}:{port}: {error.strerror}{hint}") from None
