@@ -10,15 +10,14 @@ static file). Needs Debian's ``wrk``.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.wrk import wrk
 from onebin.app import open_database
 from onebin.config import Settings
 from onebin.items import spec
@@ -63,28 +62,11 @@ def seed(data_dir: Path) -> None:
     db.close()
 
 
-def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(url: str, *, duration: int, connections: int, script: str | None, workdir: Path) -> dict:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if script:
-        path = workdir / f"script-{abs(hash(script))}.lua"
-        path.write_text(script)
-        command += ["-s", str(path)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p99 = to_ms(re.search(r"\s99%\s+(\S+)", output).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": rps, "p99": p99, "errors": int(errors.group(1)) if errors else 0}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1, help="onebin serve --workers")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/api.py needs wrk: apt-get install wrk", file=sys.stderr)
@@ -94,9 +76,9 @@ def main() -> int:
         data_dir = workdir / "data"
         seed(data_dir)
         token = make_token(data_dir, "bench")
-        server = ServerProcess(data_dir).start()
+        server = ServerProcess(data_dir, extra_args=("--workers", str(args.workers))).start()
         try:
-            run = {"duration": args.duration, "connections": args.connections, "workdir": workdir}
+            run = {"duration": args.duration, "connections": args.connections}
             results = {
                 "static file (/robots.txt)": wrk(f"{server.url}/robots.txt", script=None, **run),
                 "GET /api/items/{id}": wrk(server.url, script=RANDOM_GET % ITEMS, **run),
@@ -107,11 +89,14 @@ def main() -> int:
             }
         finally:
             server.stop()
-    print(f"\n{ITEMS} items, wrk -t2 -c{args.connections} -d{args.duration}s, 1 server process\n")
+    print(
+        f"\n{ITEMS} items, wrk -t2 -c{args.connections} -d{args.duration}s, "
+        f"{args.workers} worker process(es)\n"
+    )
     print(f"{'request':<28} {'req/s':>10} {'p99 ms':>8} {'non-2xx':>8}")
     for name, result in results.items():
-        print(f"{name:<28} {result['rps']:>10,.0f} {result['p99']:>8.2f} {result['errors']:>8}")
-    ratio = results["GET /api/items/{id}"]["rps"] / results["static file (/robots.txt)"]["rps"]
+        print(f"{name:<28} {result.rps:>10,.0f} {result.p99_ms:>8.2f} {result.errors:>8}")
+    ratio = results["GET /api/items/{id}"].rps / results["static file (/robots.txt)"].rps
     print(f"\nGET /api/items/{{id}} / static file: {ratio:.2f}x (target >= 0.5x, p99 < 10 ms)")
     return 0
 

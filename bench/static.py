@@ -14,17 +14,17 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.wrk import wrk  # noqa: E402
 from tests.support import ServerProcess, free_port, wait_until  # noqa: E402
 
 WEB = ROOT / "src" / "onebin" / "items" / "web"
@@ -114,10 +114,14 @@ def process(
         child.wait(timeout=10)
 
 
-@contextmanager
-def onebin(tmp: Path, path: str) -> Iterator[int]:
-    with ServerProcess(tmp / "onebin-data", extra_args=("--log-level", "warning")) as server:
-        yield server.port
+def onebin(workers: int) -> Callable[[Path, str], AbstractContextManager[int]]:
+    @contextmanager
+    def start(tmp: Path, path: str) -> Iterator[int]:
+        args = ("--log-level", "warning", "--workers", str(workers))
+        with ServerProcess(tmp / "onebin-data", extra_args=args) as server:
+            yield server.port
+
+    return start
 
 
 @contextmanager
@@ -141,23 +145,8 @@ def nginx(tmp: Path, path: str) -> Iterator[int]:
         yield ready
 
 
-SERVERS = {"onebin": onebin, "caddy": caddy, "nginx": nginx}
-
-
-def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(url: str, *, duration: int, connections: int) -> tuple[float, float]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
-    command += ["-H", f"Accept-Encoding: {ACCEPT}", url]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if "Non-2xx or 3xx responses" in output:
-        raise SystemExit(f"{url} answered errors under load:\n{output}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p99 = to_ms(re.search(r"\s99%\s+(\S+)", output).group(1))
-    return rps, p99
+# nginx runs 2 worker processes, so onebin is measured with 1 and with 2.
+SERVERS = {"onebin": onebin(1), "onebin-w2": onebin(2), "caddy": caddy, "nginx": nginx}
 
 
 def main() -> None:
@@ -166,7 +155,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
     path = hashed_js()
-    results: dict[str, tuple[float, float]] = {}
+    results = {}
     with tempfile.TemporaryDirectory(prefix="onebin-bench-static-") as workdir:
         for name, start in SERVERS.items():
             tmp = Path(workdir) / name
@@ -174,21 +163,25 @@ def main() -> None:
             with start(tmp, path) as port:
                 status, headers, size = fetch(port, path)
                 served = headers.get("content-encoding", "identity")
-                print(f"{name:<7} serves {path}: {status}, {served}, {size} bytes", flush=True)
-                results[name] = wrk(
+                print(f"{name:<9} serves {path}: {status}, {served}, {size} bytes", flush=True)
+                result = wrk(
                     f"http://127.0.0.1:{port}{path}",
                     duration=args.duration,
                     connections=args.connections,
+                    headers=(f"Accept-Encoding: {ACCEPT}",),
                 )
-    print(f"\n{'server':<8} {'req/s':>10} {'p99 ms':>8}")
-    for name, (rps, p99) in results.items():
-        print(f"{name:<8} {rps:>10,.0f} {p99:>8.2f}")
-    onebin_rps, onebin_p99 = results["onebin"]
-    caddy_rps, caddy_p99 = results["caddy"]
-    nginx_rps, _ = results["nginx"]
-    print(f"\nonebin/Caddy req/s: {onebin_rps / caddy_rps:.2f}x (target >= 1.5x)")
-    print(f"onebin/nginx req/s: {onebin_rps / nginx_rps:.2f}x (target >= 0.5x)")
-    print(f"p99 onebin {onebin_p99:.2f} ms vs Caddy {caddy_p99:.2f} ms (target: below Caddy)")
+                if result.errors:
+                    raise SystemExit(f"{name} answered {result.errors} errors under load")
+                results[name] = result
+    print(f"\n{'server':<10} {'req/s':>10} {'p99 ms':>8}")
+    for name, result in results.items():
+        print(f"{name:<10} {result.rps:>10,.0f} {result.p99_ms:>8.2f}")
+    caddy, nginx = results["caddy"], results["nginx"]
+    for name in ("onebin", "onebin-w2"):
+        ours = results[name]
+        print(f"\n{name}/Caddy req/s: {ours.rps / caddy.rps:.2f}x (target >= 1.5x)")
+        print(f"{name}/nginx req/s: {ours.rps / nginx.rps:.2f}x (target >= 0.5x)")
+        print(f"{name} p99 {ours.p99_ms:.2f} ms vs Caddy {caddy.p99_ms:.2f} ms (target: below)")
 
 
 if __name__ == "__main__":

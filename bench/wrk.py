@@ -1,0 +1,47 @@
+"""Running wrk and reading its report, for every benchmark in this folder."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Result:
+    rps: float
+    p99_ms: float
+    errors: int
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    duration: int,
+    connections: int,
+    script: str | None = None,
+    headers: tuple[str, ...] = (),
+) -> Result:
+    """One wrk run with two threads, as in the anchor figures; ``script`` is Lua source."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        if script:
+            lua.write(script)
+            lua.flush()
+            command += ["-s", str(Path(lua.name))]
+        output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Result(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        p99_ms=to_ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
+        errors=int(errors.group(1)) if errors else 0,
+    )
