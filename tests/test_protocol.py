@@ -9,6 +9,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onebin.protocol import Refusal, check_request_head
 from tests.support import ServerProcess, raw_exchange, read_response, split_response
@@ -214,3 +216,20 @@ def test_ten_thousand_idle_connections_are_capped_and_server_recovers(server):
             sock.close()
     response = httpx.get(f"{server.url}/api/items", timeout=10)
     assert response.status_code == 200
+
+
+header_bytes = st.binary(max_size=64)
+header_names = st.sampled_from([b"host", b"transfer-encoding", b"content-length", b"x-other"])
+
+
+@given(st.lists(st.tuples(header_names, header_bytes), max_size=8), st.sampled_from(["1.0", "1.1"]))
+def test_check_request_head_only_ever_refuses_cleanly(headers, version):
+    """Any head either passes or is refused with a 400 Refusal; nothing else escapes."""
+    refused = None
+    try:
+        check_request_head(headers, version)
+    except Refusal as refusal:
+        refused = refusal
+    if refused is not None:
+        assert refused.status == 400
+        assert refused.message

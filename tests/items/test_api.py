@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
+
+from onebin.items.api import expected_versions
 
 JSON = {"content-type": "application/json"}
 
@@ -318,3 +322,15 @@ def test_healthz_checks_database(client, db):
     db.close()
     response = client.get("/healthz")
     assert_error(response, 503, "unhealthy")
+
+
+@given(st.text(max_size=80))
+def test_expected_versions_parses_any_if_match_without_error(header):
+    versions = expected_versions(header, 7)
+    assert versions is None or all(isinstance(v, int) and v >= 0 for v in versions)
+
+
+def test_expected_versions_reads_strong_tags_of_this_item_only():
+    assert expected_versions(None, 7) is None
+    assert expected_versions("*", 7) is None
+    assert expected_versions('"7-2", W/"7-3", "8-4", "7-x"', 7) == {2}

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onebin.items.listing import (
     MAX_LIMIT,
@@ -64,3 +66,17 @@ def test_build_list_sql_uses_keyset_condition_in_sort_direction():
 def test_parse_list_query_rejects_unknown_parameters():
     with pytest.raises(ListQueryError, match="unknown query parameter"):
         parse_list_query({"page": "2"})
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["limit", "q", "sort", "cursor", "page"]), st.text(max_size=300), max_size=5
+    )
+)
+def test_parse_list_query_accepts_or_raises_list_query_error_only(params):
+    try:
+        query = parse_list_query(params)
+    except ListQueryError:
+        return  # the refusal the API turns into a 400
+    assert 1 <= query.limit <= MAX_LIMIT
+    assert query.sort_field in {"created_at", "updated_at", "name"}
