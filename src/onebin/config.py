@@ -23,32 +23,25 @@ LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 ENV_PREFIX = "ONEBIN_"
 
 
-def _port(text: str) -> int:
-    value = _int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be a port number between 0 and 65535")
-    return value
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A parser for whole numbers from ``low`` to ``high`` (no upper bound if None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"must be {bounds}")
+        return value
+
+    return parse
 
 
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
-
-
-def _workers(text: str) -> int:
-    value = _int(text)
-    if not 1 <= value <= 64:
-        raise ValueError("must be from 1 to 64")
-    return value
+_port = _int_in(0, 65535)
+_positive_int = _int_in(1)
+_workers = _int_in(1, 64)
 
 
 def _positive_float(text: str) -> float:
