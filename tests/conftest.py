@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 from onebin.app import AppContext, build_app, open_database
 from onebin.config import Settings
 from onebin.items import spec
+from onebin.limiter import SharedFailureLimiter
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore
 
@@ -36,9 +37,14 @@ def token(db: SQLiteDatabase) -> str:
     return secret
 
 
+def app_context(settings: Settings, db: SQLiteDatabase) -> AppContext:
+    limiter = SharedFailureLimiter(max_failures=settings.auth_failure_limit)
+    return AppContext(settings=settings, db=db, tokens=TokenStore(db), limiter=limiter)
+
+
 @pytest.fixture
 def client(settings: Settings, db: SQLiteDatabase) -> TestClient:
     """The real app in-process, on a real SQLite file in a temp data dir."""
-    app = build_app(AppContext(settings=settings, db=db, tokens=TokenStore(db)), spec)
+    app = build_app(app_context(settings, db), spec)
     # Not entered as a context manager: the app does not use lifespan events.
     return TestClient(app, base_url="http://testserver")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from onebin.app import build_api
+from onebin.app import answer_json, build_api
 from onebin.http import JsonResponse, resource
 
 
@@ -16,11 +16,13 @@ async def fine(request: Request) -> JsonResponse:
 
 
 def api_client() -> TestClient:
-    api = build_api(
-        [
-            resource("/api/broken", {"GET": broken}),
-            resource("/api/fine", {"GET": fine, "POST": fine}),
-        ]
+    api = answer_json(
+        build_api(
+            [
+                resource("/api/broken", {"GET": broken}),
+                resource("/api/fine", {"GET": fine, "POST": fine}),
+            ]
+        )
     )
     return TestClient(api, raise_server_exceptions=False)
 

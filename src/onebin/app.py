@@ -1,13 +1,18 @@
-"""Compose an application into one ASGI callable: API, health check, embedded assets.
+"""Compose an application into one ASGI callable: API, health checks, embedded assets.
 
 An application tells onebin what it has through an ``AppSpec``: its migrations, its
 API routes and the package holding its built frontend. onebin owns the rest: the
-database, tokens, error shapes and the dispatch between the three parts. The
-dispatch is a plain path test, not a router, because it runs on every request.
+database, tokens, error shapes and the dispatch between the parts. The dispatch is a
+plain path test, not a router, because it runs on every request.
+
+Every answer is JSON, whatever fails: a database fault is its own 5xx (one log line
+per kind, repeats counted), a bug is a 500 without details, and a request that a
+shutdown cuts off gets a 503 instead of the plain-text 500 uvicorn would send.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
@@ -18,14 +23,23 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Router
 
 from onebin.config import Settings
-from onebin.http import JsonResponse, error_response
+from onebin.errors import StoreFault
+from onebin.health import Readiness
+from onebin.http import JsonResponse, error_response, fault_response
+from onebin.limiter import FailureLimiter
+from onebin.logs import RepeatLimiter
+from onebin.store.connection import check_owner
+from onebin.store.integrity import check_at_start
 from onebin.store.migrations import Migration
+from onebin.store.restore import finish_interrupted_restore
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.store.tokens import TokenStore
-from onebin.types import ASGIApp, Receive, Scope, Send
+from onebin.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("onebin")
+# One line per kind of failure and minute, however many requests hit it.
+failures = RepeatLimiter(logger, window=10.0)
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,7 @@ class AppContext:
     settings: Settings
     db: SQLiteDatabase
     tokens: TokenStore
+    limiter: FailureLimiter
 
 
 @dataclass(frozen=True)
@@ -52,15 +67,34 @@ class AppSpec:
     assets_package: str | None = None
 
 
-def open_database(settings: Settings, spec: AppSpec) -> SQLiteDatabase:
-    """The data directory's database with onebin's and the app's migrations applied."""
+def open_database(settings: Settings, spec: AppSpec, *, alone: bool = False) -> SQLiteDatabase:
+    """The data directory's database with onebin's and the app's migrations applied.
+
+    ``alone`` (the caller holds the data directory with no other onebin process in
+    it) is when an interrupted restore is finished and a file that was not closed
+    cleanly is checked before anything uses it.
+    """
+    path = settings.database_path
+    if alone:
+        done = finish_interrupted_restore(path)
+        if done:
+            logger.warning("%s", done)
+        check_owner(path)  # a file that is not onebin's is refused before it is checked
+        if check_at_start(path):
+            logger.info("%s was not closed cleanly; quick_check found no damage", path)
     db = SQLiteDatabase(
-        settings.database_path,
+        path,
         [*TOKEN_MIGRATIONS, *spec.migrations],
         synchronous=settings.sqlite_synchronous,
+        query_timeout=settings.query_timeout,
+        write_timeout=settings.write_timeout,
     )
     db.open()
     return db
+
+
+def _describe(scope: Scope) -> str:
+    return f"{scope.get('method', '?')} {scope.get('path', '?')}"
 
 
 class JsonApi:
@@ -69,11 +103,12 @@ class JsonApi:
     In place of the ``Starlette`` application class, whose middleware stack adds
     four wrapper layers to every request: routing is Starlette's, errors are one
     ``try`` here. Setting ``scope["app"]`` makes the router raise ``HTTPException``
-    for 404/405 instead of answering in plain text.
+    for 404/405 instead of answering in plain text. ``redirect_slashes`` is off: its
+    redirect would copy the request's Host header into ``Location``.
     """
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        self.router = Router(routes=list(routes))
+        self.router = Router(routes=list(routes), redirect_slashes=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
@@ -85,13 +120,14 @@ class JsonApi:
             await error_response(exc.status_code, code, str(exc.detail), headers)(
                 scope, receive, send
             )
-        except Exception:
-            # The traceback goes to the operator's log, never into the response.
-            logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            with contextlib.suppress(RuntimeError):  # the response had already started
-                await error_response(
-                    500, "internal_error", "the server failed to handle this request"
-                )(scope, receive, send)
+        except StoreFault as fault:
+            response = fault_response(fault)
+            failures.log(
+                logging.ERROR,
+                f"{type(fault).__name__} {scope['path']}",
+                f"{_describe(scope)} answered {response.status_code}: {fault}",
+            )
+            await response(scope, receive, send)
 
 
 def build_api(routes: Sequence[BaseRoute], cors_origins: Sequence[str] = ()) -> ASGIApp:
@@ -109,18 +145,75 @@ def build_api(routes: Sequence[BaseRoute], cors_origins: Sequence[str] = ()) -> 
     )
 
 
+def answer_json(app: ASGIApp) -> ASGIApp:
+    """``app`` with every escape turned into a JSON answer, if none was started yet.
+
+    A request task is cancelled only when a shutdown's grace period ends: it gets a
+    503 and the task ends quietly (re-raising would make uvicorn log a traceback and
+    try its own plain-text 500).
+    """
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if not started:
+                await error_response(
+                    503,
+                    "shutting_down",
+                    "the server stopped before this request finished; try again",
+                    {"retry-after": "1", "connection": "close"},
+                )(scope, receive, send)
+        except Exception:
+            # The traceback goes to the operator's log (once per kind), never to the client.
+            failures.log(
+                logging.ERROR,
+                f"unhandled {_describe(scope)}",
+                f"unhandled error in {_describe(scope)}",
+                exc_info=True,
+            )
+            if not started:
+                with contextlib.suppress(RuntimeError, OSError):  # the client went away
+                    await error_response(
+                        500, "internal_error", "the server failed to handle this request"
+                    )(scope, receive, send)
+
+    return guarded
+
+
+def health_app(readiness: Readiness) -> Callable[[str], ASGIApp | None]:
+    """The handlers of ``/healthz`` (alive) and ``/readyz`` (ready), by path."""
+
+    async def alive(scope: Scope, receive: Receive, send: Send) -> None:
+        await JsonResponse({"status": "ok"})(scope, receive, send)
+
+    async def ready(scope: Scope, receive: Receive, send: Send) -> None:
+        report = await readiness.report()
+        if report["status"] == "ready":
+            await JsonResponse(report)(scope, receive, send)
+            return
+        problems = "; ".join(f"{k}: {v}" for k, v in report["checks"].items() if v != "ok")
+        failures.log(logging.WARNING, "not ready", f"not ready: {problems}")
+        body = {**report, "error": {"code": "not_ready", "message": problems}}
+        await JsonResponse(body, 503, {"retry-after": "1"})(scope, receive, send)
+
+    def route(path: str) -> ASGIApp | None:
+        return {"/healthz": alive, "/readyz": ready}.get(path)
+
+    return route
+
+
 def build_app(context: AppContext, spec: AppSpec, assets: ASGIApp | None = None) -> ASGIApp:
     api = build_api(spec.api_routes(context), context.settings.cors_origins)
-    db = context.db
-
-    async def health(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await db.ping()
-        except Exception:  # any failure means "not ready"; the body says so
-            response = error_response(503, "unhealthy", "database is not reachable")
-        else:
-            response = JsonResponse({"status": "ok"})
-        await response(scope, receive, send)
+    settings = context.settings
+    health = health_app(Readiness(context.db, settings.data_dir, settings.min_free_disk))
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await error_response(404, "not_found", "no such path")(scope, receive, send)
@@ -129,13 +222,19 @@ def build_app(context: AppContext, spec: AppSpec, assets: ASGIApp | None = None)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return  # lifespan and websockets are not used
+            return  # lifespan is not used; WebSocket upgrades are refused by the protocol
         path: str = scope["path"]
         if path.startswith("/api/") or path == "/api":
             await api(scope, receive, send)
-        elif path == "/healthz":
-            await health(scope, receive, send)
-        else:
+            return
+        probe = health(path)
+        if probe is None:
             await fallback(scope, receive, send)
+        elif scope["method"] in ("GET", "HEAD"):
+            await probe(scope, receive, send)
+        else:
+            await error_response(
+                405, "method_not_allowed", "use GET or HEAD", {"allow": "GET, HEAD"}
+            )(scope, receive, send)
 
-    return app
+    return answer_json(app)

@@ -10,7 +10,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from onebin import __version__
@@ -18,7 +19,11 @@ from onebin.app import AppSpec, open_database
 from onebin.build import TARGETS
 from onebin.config import SETTINGS, Option, Settings, add_arguments, build_settings
 from onebin.errors import BuildError, ConfigError, OnebinError
-from onebin.store.backup import backup, restore
+from onebin.store.backup import backup
+from onebin.store.integrity import run_check
+from onebin.store.lock import DataDirLock
+from onebin.store.restore import restore
+from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore
 
 EXIT_ERROR = 1
@@ -44,12 +49,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> in
     return serve(settings, spec)
 
 
+@contextmanager
+def database(settings: Settings, spec: AppSpec) -> Iterator[SQLiteDatabase]:
+    """The database, opened as a server opens it, beside any server that is running."""
+    with DataDirLock(settings.data_dir, exclusive=False) as lock:
+        db = open_database(settings, spec, alone=lock.alone)
+        lock.share()
+        try:
+            yield db
+        finally:
+            db.close()
+
+
 def cmd_token_create(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    db = open_database(settings, spec)
-    try:
+    with database(settings, spec) as db:
         token, record = TokenStore(db).create(args.name)
-    finally:
-        db.close()
     print(token)
     print(
         f"token {record.name!r} created; it is shown only this once. "
@@ -60,11 +74,8 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace, spec: AppSpec
 
 
 def cmd_token_list(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    db = open_database(settings, spec)
-    try:
+    with database(settings, spec) as db:
         records = TokenStore(db).list()
-    finally:
-        db.close()
     print(f"{'NAME':<24} {'CREATED':<26} STATUS")
     for record in records:
         status = f"revoked {record.revoked_at}" if record.revoked_at else "active"
@@ -73,11 +84,8 @@ def cmd_token_list(settings: Settings, args: argparse.Namespace, spec: AppSpec) 
 
 
 def cmd_token_revoke(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    db = open_database(settings, spec)
-    try:
+    with database(settings, spec) as db:
         record = TokenStore(db).revoke(args.name)
-    finally:
-        db.close()
     print(f"token {record.name!r} revoked at {record.revoked_at}", file=sys.stderr)
     return 0
 
@@ -97,9 +105,30 @@ def cmd_build(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> in
 
 
 def cmd_backup(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    size = backup(settings.database_path, Path(args.path), overwrite=args.force)
+    with DataDirLock(settings.data_dir, exclusive=False):
+        size = backup(settings.database_path, Path(args.path), overwrite=args.force)
     print(f"backed up {settings.database_path} to {args.path} ({size:,} bytes)", file=sys.stderr)
     return 0
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+    path = settings.database_path
+    if not path.is_file():
+        print(f"onebin: no database at {path}", file=sys.stderr)
+        return EXIT_ERROR
+    with DataDirLock(settings.data_dir, exclusive=False):
+        problems = run_check(path, "integrity_check")
+    if not problems:
+        print(f"{path}: ok (integrity_check found no problem)")
+        return 0
+    print(f"{path}: DAMAGED")
+    for problem in problems:
+        print(f"  {problem}")
+    print(
+        "restore a backup with 'onebin restore PATH' (the damaged file is kept aside)",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
@@ -183,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     restore_parser.add_argument("path", help="a file made by 'onebin backup'")
     add_arguments(restore_parser, DATA_DIR_ONLY)
     restore_parser.set_defaults(handler=cmd_restore, options=DATA_DIR_ONLY)
+    check = commands.add_parser(
+        "check",
+        help="check the whole database file for damage (PRAGMA integrity_check)",
+        description="Read every page of the database and report damage; exit 1 if any. "
+        "Safe while the server runs.",
+    )
+    add_arguments(check, DATA_DIR_ONLY)
+    check.set_defaults(handler=cmd_check, options=DATA_DIR_ONLY)
 
     tls = commands.add_parser("tls", help="inspect HTTPS certificates")
     tls_commands = tls.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
@@ -229,6 +266,9 @@ def main(argv: Sequence[str] | None = None, spec: AppSpec | None = None) -> int:
         return handler(settings, args, spec or _default_spec())
     except OnebinError as exc:
         print(f"onebin: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # what no layer below could name better: still one line
+        print(f"onebin: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR

@@ -16,87 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onebin import values
 from onebin.errors import ConfigError
 
 LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 ENV_PREFIX = "ONEBIN_"
-
-
-def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
-    """A parser for whole numbers from ``low`` to ``high`` (no upper bound if None)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-        if value < low or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"must be {bounds}")
-        return value
-
-    return parse
-
-
-_port = _int_in(0, 65535)
-_positive_int = _int_in(1)
-_workers = _int_in(1, 64)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise ValueError("must be greater than 0")
-    return value
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (use true or false)")
-
-
-def _domain(text: str) -> str:
-    name = text.strip().lower().rstrip(".")
-    labels = name.split(".")
-    if (
-        not name
-        or len(name) > 253
-        or any(
-            not label or len(label) > 63 or not label.replace("-", "").isalnum() for label in labels
-        )
-    ):
-        raise ValueError(f"{text!r} is not a valid domain name")
-    return name
-
-
-def _log_level(text: str) -> str:
-    level = text.strip().lower()
-    if level not in {"debug", "info", "warning", "error"}:
-        raise ValueError("must be one of debug, info, warning, error")
-    return level
-
-
-def _sqlite_synchronous(text: str) -> str:
-    mode = text.strip().upper()
-    if mode not in {"FULL", "NORMAL"}:
-        raise ValueError("must be FULL or NORMAL")
-    return mode
-
-
-def _origin_list(text: str) -> tuple[str, ...]:
-    origins = tuple(part.strip().rstrip("/") for part in text.split(",") if part.strip())
-    for origin in origins:
-        if origin != "*" and not origin.startswith(("http://", "https://")):
-            raise ValueError(f"{origin!r} is not an origin like https://example.com")
-    return origins
 
 
 @dataclass(frozen=True)
@@ -108,6 +33,7 @@ class Option:
     help: str
     repeatable: bool = False
     is_flag: bool = False
+    shown_default: str | None = None
 
     @property
     def flag(self) -> str:
@@ -137,8 +63,16 @@ class Settings:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     max_header_bytes: int = 64 * 1024
-    max_connections: int = 1024
+    max_connections: int | None = None
+    max_client_connections: int = 128
+    query_timeout: float = 2.0
+    write_timeout: float = 5.0
+    worker_timeout: float = 10.0
+    min_free_disk: int = 64 * 1024 * 1024
+    backup_every: float | None = None
+    backup_keep: int = 7
     auth_failure_limit: int = 10
+    trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     domain: tuple[str, ...] = ()
     https_port: int = 443
@@ -166,46 +100,100 @@ class Settings:
     def database_path(self) -> Path:
         return self.data_dir / "onebin.sqlite3"
 
+    @property
+    def backup_dir(self) -> Path:
+        return self.data_dir / "backups"
+
 
 SETTINGS: tuple[Option, ...] = (
     Option("host", str, "address to listen on"),
-    Option("port", _port, "HTTP port when HTTPS is off"),
+    Option("port", values.port, "HTTP port when HTTPS is off"),
     Option("data_dir", Path, "directory for the database, certificates and locks"),
-    Option("log_level", _log_level, "debug, info, warning or error"),
-    Option("workers", _workers, "server processes sharing the ports (one per core is plenty)"),
-    Option("max_body_bytes", _positive_int, "largest request body accepted, in bytes"),
+    Option("log_level", values.log_level, "debug, info, warning or error"),
+    Option(
+        "workers", values.workers, "server processes sharing the ports (one per core is plenty)"
+    ),
+    Option("max_body_bytes", values.positive_int, "largest request body accepted, in bytes"),
     Option(
         "sqlite_synchronous",
-        _sqlite_synchronous,
+        values.sqlite_synchronous,
         "SQLite durability: FULL survives power loss, NORMAL only process crashes",
     ),
-    Option("graceful_timeout", _positive_float, "seconds in-flight requests get on SIGTERM"),
-    Option("header_timeout", _positive_float, "seconds a client gets to send request headers"),
-    Option("body_timeout", _positive_float, "seconds a client gets to send a request body"),
-    Option("max_header_bytes", _positive_int, "largest request line plus headers, in bytes"),
-    Option("max_connections", _positive_int, "open connections per listener; more get 503"),
+    Option("graceful_timeout", values.positive_float, "seconds in-flight requests get on SIGTERM"),
+    Option(
+        "header_timeout",
+        values.positive_float,
+        "seconds a client gets for the TLS handshake and its request headers",
+    ),
+    Option("body_timeout", values.positive_float, "seconds a client gets to send a request body"),
+    Option("max_header_bytes", values.positive_int, "largest request line plus headers, in bytes"),
+    Option(
+        "max_connections",
+        values.connection_limit,
+        "open connections per process; more get 503 (auto: from the open-files limit)",
+        shown_default="auto",
+    ),
+    Option(
+        "max_client_connections",
+        values.positive_int,
+        "open connections per client address (IPv6: per /64); trusted proxies are exempt",
+    ),
+    Option(
+        "query_timeout",
+        values.positive_float,
+        "seconds a database query may run before it is stopped with 503",
+    ),
+    Option(
+        "write_timeout",
+        values.positive_float,
+        "seconds a write may wait for the database before it is refused with 503",
+    ),
+    Option(
+        "worker_timeout",
+        values.positive_float,
+        "with --workers: seconds without a heartbeat before a worker is replaced",
+    ),
+    Option(
+        "min_free_disk",
+        values.size,
+        "free space the data directory needs to be ready (/readyz), e.g. 64MiB",
+        shown_default="64MiB",
+    ),
+    Option(
+        "backup_every",
+        values.duration,
+        "take a verified backup into DATA_DIR/backups this often, e.g. 6h (off when unset)",
+    ),
+    Option("backup_keep", values.positive_int, "how many scheduled backups to keep"),
     Option(
         "auth_failure_limit",
-        _positive_int,
+        values.int_in(1, 60_000),
         "bad-token attempts per client address per minute before 429",
     ),
     Option(
+        "trusted_proxies",
+        values.network_list,
+        "comma-separated addresses/networks whose X-Forwarded-For is believed (none when empty)",
+    ),
+    Option(
         "cors_origins",
-        _origin_list,
+        values.origin_list,
         "comma-separated origins allowed to call the API from a browser (off when empty)",
     ),
     Option(
         "domain",
-        _domain,
+        values.domain,
         "domain to serve over HTTPS with an automatic certificate (repeatable)",
         repeatable=True,
     ),
-    Option("https_port", _port, "HTTPS port when a domain or certificate is set"),
-    Option("http_port", _port, "HTTP port for ACME challenges and redirects when HTTPS is on"),
+    Option("https_port", values.port, "HTTPS port when a domain or certificate is set"),
+    Option(
+        "http_port", values.port, "HTTP port for ACME challenges and redirects when HTTPS is on"
+    ),
     Option("acme_directory", str, "ACME directory URL (default: Let's Encrypt production)"),
     Option(
         "acme_staging",
-        _bool,
+        values.boolean,
         "use Let's Encrypt's staging CA (untrusted test certificates)",
         is_flag=True,
     ),
@@ -220,7 +208,9 @@ def add_arguments(parser: argparse.ArgumentParser, options: Sequence[Option] = S
     """Add a flag per setting; help shows the environment variable and the default."""
     for option in options:
         default = option.default
-        shown = "off" if option.is_flag else ("none" if default in (None, ()) else default)
+        shown = option.shown_default or (
+            "off" if option.is_flag else ("none" if default in (None, ()) else default)
+        )
         help_text = f"{option.help} [env {option.env}; default {shown}]"
         if option.is_flag:
             parser.add_argument(option.flag, action="store_const", const="true", help=help_text)

@@ -7,16 +7,23 @@ large, wrong type), never a 500 and never a traceback.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from onebin.errors import (
+    DatabaseDamaged,
+    DatabaseUnavailable,
+    QueryTimeout,
+    StorageFull,
+    StoreFault,
+    WriteTimeout,
+)
 from onebin.types import Receive, Scope, Send
 
 T = TypeVar("T")
@@ -87,36 +94,50 @@ def error_response(
     return JsonResponse(body, status, headers)
 
 
+# A fault of the database as an HTTP answer: status, code, and Retry-After seconds.
+_FAULTS: dict[type[StoreFault], tuple[int, str, int | None]] = {
+    QueryTimeout: (503, "query_timeout", 1),
+    WriteTimeout: (503, "write_timeout", 1),
+    StorageFull: (507, "storage_full", None),
+    DatabaseDamaged: (503, "database_damaged", None),
+    DatabaseUnavailable: (503, "database_unavailable", 5),
+}
+
+
+def fault_response(fault: StoreFault) -> Response:
+    """The JSON 5xx for a database fault; the request itself was fine."""
+    status, code, retry_after = _FAULTS.get(type(fault), (503, "database_unavailable", 5))
+    headers = {"retry-after": str(retry_after)} if retry_after is not None else None
+    return error_response(status, code, str(fault), headers)
+
+
 @dataclass(frozen=True)
 class BodyLimits:
+    """How much body a handler accepts. The time a body may take is enforced for
+    every request by the HTTP protocol (``--body-timeout``), not here."""
+
     max_bytes: int = 1024 * 1024
-    timeout: float = 30.0
 
 
 async def read_body(request: Request, limits: BodyLimits) -> bytes:
-    """The whole body, refusing a too-large (413) or too-slow (408) one early.
-
-    The timeout bounds the whole body, not each chunk, so a client trickling one
-    byte at a time cannot hold a connection and a request slot indefinitely.
-    """
-    try:
-        async with asyncio.timeout(limits.timeout):
-            return await _read_body(request, limits.max_bytes)
-    except TimeoutError:
-        raise ApiError(408, "body_timeout", "request body took too long to arrive") from None
-
-
-async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The whole body, refusing a too-large one (413) as soon as that is known."""
+    max_bytes = limits.max_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise ApiError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise ApiError(
+                    413, "body_too_large", f"request body is larger than {max_bytes} bytes"
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody is left to read the answer; this ends the handler without a log line.
+        raise ApiError(400, "client_disconnected", "the client went away mid-body") from None
     return b"".join(chunks)
 
 

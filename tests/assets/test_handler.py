@@ -6,12 +6,12 @@ import logging
 
 import pytest
 
-from onebin.app import AppContext, build_app
+from onebin.app import build_app
 from onebin.assets.caching import IMMUTABLE
 from onebin.assets.handler import AssetsApp, assets_app
 from onebin.items import spec
-from onebin.store.tokens import TokenStore
 from tests.assets.conftest import JS, JS_BR, SHELL_HTML, call_asgi, write_package
+from tests.conftest import app_context
 
 JS_PATH = "/_app/immutable/entry/a1.js"
 
@@ -192,8 +192,7 @@ def test_assets_app_is_none_without_a_package():
 
 
 def test_build_app_keeps_api_404s_as_json_in_front_of_assets(settings, db, site):
-    context = AppContext(settings=settings, db=db, tokens=TokenStore(db))
-    app = build_app(context, spec, AssetsApp(site))
+    app = build_app(app_context(settings, db), spec, AssetsApp(site))
     api = call_asgi(app, "/api/unknown")
     assert api.status == 404
     assert api.headers["content-type"].startswith("application/json")

@@ -11,7 +11,6 @@ from onebin.items.listing import (
     build_list_sql,
     decode_cursor,
     encode_cursor,
-    escape_like,
     parse_limit,
     parse_list_query,
     parse_sort,
@@ -48,10 +47,6 @@ def test_decode_cursor_rejects_junk(junk):
         decode_cursor(junk, "-created_at")
 
 
-def test_escape_like_escapes_wildcards_and_escape_char():
-    assert escape_like("50%_off\\") == "50\\%\\_off\\\\"
-
-
 def test_build_list_sql_uses_keyset_condition_in_sort_direction():
     sql, params = build_list_sql(
         ListQuery(limit=5, sort_field="name", descending=False, after=("m", 3))
@@ -79,4 +74,4 @@ def test_parse_list_query_accepts_or_raises_list_query_error_only(params):
     except ListQueryError:
         return  # the refusal the API turns into a 400
     assert 1 <= query.limit <= MAX_LIMIT
-    assert query.sort_field in {"created_at", "updated_at", "name"}
+    assert query.sort_field in {"created_at", "updated_at", "name", "relevance"}

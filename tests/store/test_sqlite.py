@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from onebin.errors import StoreError
+from onebin.errors import OnebinError, StoreError
 from onebin.store.migrations import Migration, applied_versions
 from onebin.store.sqlite import SQLiteDatabase
 
@@ -45,15 +45,21 @@ def test_migrations_are_recorded_and_idempotent(tmp_path):
 
 
 def test_failed_migration_leaves_nothing_half_applied(tmp_path):
+    """Every pending migration runs in one transaction: a failure applies none of them."""
     path = tmp_path / "db.sqlite3"
-    broken = Migration("demo", 2, "broken", "CREATE TABLE ok_part (id INTEGER); CREATE TABLE (")
+    with SQLiteDatabase(path, [ONE]):
+        pass
+    broken = Migration("demo", 3, "broken", "CREATE TABLE ok_part (id INTEGER); CREATE TABLE (")
     with pytest.raises(StoreError):
-        SQLiteDatabase(path, [ONE, broken]).open()
+        SQLiteDatabase(path, [ONE, TWO, broken]).open()
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
     conn.close()
     assert "things" in tables
+    assert "parts" not in tables  # version 2 was fine, but it came with the broken 3
     assert "ok_part" not in tables
+    assert versions == [(1,)]
 
 
 def test_migrations_out_of_order_are_refused(tmp_path):
@@ -106,8 +112,8 @@ def test_close_checkpoints_the_wal(tmp_path):
     assert not wal.exists() or wal.stat().st_size == 0
 
 
-def test_open_on_unwritable_path_is_a_store_error(tmp_path):
+def test_open_on_unwritable_path_is_a_one_line_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a dir")
-    with pytest.raises(StoreError, match="cannot open database"):
+    with pytest.raises(OnebinError, match="exists and is not a directory"):
         SQLiteDatabase(blocker / "db.sqlite3", [ONE]).open()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from onebin.app import AppContext, AppSpec
-from onebin.auth import Authenticator, FailurePolicy
+from onebin.auth import Authenticator
 from onebin.http import BodyLimits
 from onebin.items.api import ItemsApi
 from onebin.items.repository import MIGRATIONS, SQLiteItemStore
@@ -18,12 +18,8 @@ from onebin.items.repository import MIGRATIONS, SQLiteItemStore
 def api_routes(context: AppContext) -> list[BaseRoute]:
     api = ItemsApi(
         SQLiteItemStore(context.db),
-        Authenticator(
-            context.tokens, FailurePolicy(max_failures=context.settings.auth_failure_limit)
-        ),
-        body_limits=BodyLimits(
-            max_bytes=context.settings.max_body_bytes, timeout=context.settings.body_timeout
-        ),
+        Authenticator(context.tokens, context.limiter),
+        body_limits=BodyLimits(max_bytes=context.settings.max_body_bytes),
     )
     return list(api.routes())
 

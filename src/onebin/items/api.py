@@ -19,6 +19,7 @@ from starlette.routing import Route
 from onebin.auth import Authenticator
 from onebin.errors import NotFound, VersionConflict
 from onebin.http import (
+    API_HEADERS,
     ApiError,
     BodyLimits,
     JsonResponse,
@@ -26,13 +27,12 @@ from onebin.http import (
     read_json,
     resource,
 )
-from onebin.items.listing import ListQueryError, parse_list_query
+from onebin.items.listing import MAX_ITEM_ID, ListQueryError, parse_list_query
 from onebin.items.models import Item, ItemCreate, ItemPatch
 from onebin.items.openapi import openapi_document
 from onebin.items.repository import ItemStore
 
 T = TypeVar("T")
-MAX_ITEM_ID = 2**63 - 1
 
 
 def item_etag(item_id: int, version: int) -> str:
@@ -103,7 +103,11 @@ class ItemsApi:
         etag = item_etag(item.id, item.version)
         if_none_match = request.headers.get("if-none-match")
         if if_none_match is not None and _weak_match(if_none_match, etag):
-            return Response(status_code=304, headers={"etag": etag})
+            # RFC 9110 §15.4.5: a 304 carries the Cache-Control its 200 would have.
+            return Response(
+                status_code=304,
+                headers={"etag": etag, "cache-control": API_HEADERS["cache-control"]},
+            )
         return item_response(item)
 
     async def create_item(self, request: Request) -> Response:

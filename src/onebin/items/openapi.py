@@ -18,7 +18,8 @@ from onebin.items.listing import (
     DEFAULT_SORT,
     MAX_LIMIT,
     MAX_QUERY_CHARS,
-    SORT_FIELDS,
+    RANKED_CANDIDATES,
+    SORTS,
 )
 from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
 
@@ -66,7 +67,6 @@ def openapi_document() -> dict[str, Any]:
     )
     # An empty patch is refused (it would only bump the version); say so in the schema.
     components["ItemPatch"]["minProperties"] = 1
-    sorts = [*SORT_FIELDS, *(f"-{field}" for field in SORT_FIELDS)]
     write = {"security": [{"bearer": []}]}
     return {
         "openapi": "3.1.0",
@@ -94,12 +94,15 @@ def openapi_document() -> dict[str, Any]:
                             "name": "q",
                             "in": "query",
                             "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
-                            "description": "text searched in name and description",
+                            "description": "full-text search in name, description and tags: "
+                            "every word must match, words of 2+ characters as prefixes",
                         },
                         {
                             "name": "sort",
                             "in": "query",
-                            "schema": {"type": "string", "enum": sorts, "default": DEFAULT_SORT},
+                            "schema": {"type": "string", "enum": list(SORTS)},
+                            "description": f"default {DEFAULT_SORT}, or relevance when q is "
+                            f"given (which ranks the newest {RANKED_CANDIDATES} matches)",
                         },
                         {
                             "name": "cursor",
@@ -110,7 +113,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("ItemPage"), "a page of items"),
-                        **_errors(400),
+                        **_errors(400, 503),
                     },
                 },
                 "post": {
@@ -126,7 +129,7 @@ def openapi_document() -> dict[str, Any]:
                             "created",
                             {**_ETAG, "Location": {"schema": {"type": "string"}}},
                         ),
-                        **_errors(400, 401, 413, 415, 422, 429),
+                        **_errors(400, 401, 413, 415, 422, 429, 503, 507),
                     },
                 },
             },
@@ -137,7 +140,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _json(_ref("Item"), "the item", _ETAG),
                         "304": {"description": "not modified (If-None-Match)"},
-                        **_errors(400, 404),
+                        **_errors(400, 404, 503),
                     },
                 },
                 "patch": {
@@ -150,7 +153,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("Item"), "the changed item", _ETAG),
-                        **_errors(400, 401, 404, 412, 413, 415, 422, 429),
+                        **_errors(400, 401, 404, 412, 413, 415, 422, 429, 503, 507),
                     },
                 },
                 "delete": {
@@ -159,7 +162,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [_IF_MATCH],
                     "responses": {
                         "204": {"description": "deleted"},
-                        **_errors(400, 401, 404, 412, 429),
+                        **_errors(400, 401, 404, 412, 429, 503, 507),
                     },
                 },
             },

@@ -15,7 +15,7 @@ from typing import Protocol
 import msgspec
 
 from onebin.errors import NotFound, VersionConflict
-from onebin.items.listing import ListQuery, build_list_sql, encode_cursor
+from onebin.items.listing import RELEVANCE, ListQuery, build_list_sql, encode_cursor
 from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
 from onebin.store.migrations import Migration
 from onebin.store.sqlite import SQLiteDatabase
@@ -38,6 +38,35 @@ MIGRATIONS = (
         CREATE INDEX items_created ON items (created_at, id);
         CREATE INDEX items_updated ON items (updated_at, id);
         CREATE INDEX items_name ON items (name, id)
+        """,
+    ),
+    Migration(
+        "items",
+        2,
+        "full-text index",
+        # An external-content FTS5 index: the text lives once, in items; triggers
+        # keep the index in step inside the same transaction as every change.
+        """
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            name, description, tags,
+            content='items', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2', prefix='2 3'
+        );
+        CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+            INSERT INTO items_fts (rowid, name, description, tags)
+            VALUES (new.id, new.name, new.description, new.tags);
+        END;
+        CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+            INSERT INTO items_fts (items_fts, rowid, name, description, tags)
+            VALUES ('delete', old.id, old.name, old.description, old.tags);
+        END;
+        CREATE TRIGGER items_fts_update AFTER UPDATE OF name, description, tags ON items BEGIN
+            INSERT INTO items_fts (items_fts, rowid, name, description, tags)
+            VALUES ('delete', old.id, old.name, old.description, old.tags);
+            INSERT INTO items_fts (rowid, name, description, tags)
+            VALUES (new.id, new.name, new.description, new.tags);
+        END;
+        INSERT INTO items_fts (items_fts) VALUES ('rebuild')
         """,
     ),
 )
@@ -99,16 +128,19 @@ class SQLiteItemStore:
         self.db = db
 
     async def get(self, item_id: int) -> Item:
-        return await self.db.read(lambda conn: _fetch(conn, item_id))
+        return await self.db.lookup(lambda conn: _fetch(conn, item_id))
 
     async def list(self, query: ListQuery) -> ItemPage:
+        if query.matches_nothing:
+            return ItemPage(items=[], next_cursor=None, limit=query.limit)
         sql, params = build_list_sql(query)
         rows = await self.db.read(lambda conn: conn.execute(sql, params).fetchall())
         items = [_item(row) for row in rows[: query.limit]]
         next_cursor = None
         if len(rows) > query.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(query.sort, getattr(last, query.sort_field), last.id)
+            last = rows[query.limit - 1]
+            key = "score" if query.sort_field == RELEVANCE else query.sort_field
+            next_cursor = encode_cursor(query.sort, last[key], last["id"])
         return ItemPage(items=items, next_cursor=next_cursor, limit=query.limit)
 
     async def create(self, new: ItemCreate) -> Item:

@@ -1,49 +1,27 @@
-"""Online backup and offline restore of the SQLite database.
+"""Online backup of the SQLite database: one consistent snapshot, verified, then renamed.
 
-Backup uses SQLite's backup API, which copies a consistent snapshot page by page
-while the server keeps writing (WAL readers never block the writer). Both
-directions write to a temporary file first and rename it into place, so a crash
-mid-way never leaves a half-written database where a good one is expected; restore
-also keeps the database it replaces.
+SQLite's backup API copies in steps and restarts from the first page whenever
+another connection commits between two steps; under a steady trickle of writes a
+large database never finished. Copying in ONE step reads the whole file inside one
+read transaction, and in WAL mode a reader never blocks the writer: the server keeps
+committing (to the WAL) while the copy reads the snapshot it started with, and the
+copy takes about as long as on an idle server.
+
+The copy goes to a private temporary file, passes ``PRAGMA quick_check``, is flushed
+and only then renamed into place, so a crash or a bad copy never leaves a file
+that looks like a good backup.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 from onebin.errors import StoreError
-from onebin.store.lock import DataDirLock
-
-PAGES_PER_STEP = 1024
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def check_database(path: Path) -> None:
-    """Refuse a file that is not an intact onebin database."""
-    if not path.is_file():
-        raise StoreError(f"{path} does not exist")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            result = conn.execute("PRAGMA integrity_check").fetchone()[0]
-            conn.execute("SELECT 1 FROM schema_migrations LIMIT 1")
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path} is not a onebin database: {exc}") from None
-    if result != "ok":
-        raise StoreError(f"{path} is damaged: {result}")
+from onebin.store.connection import check_owner
+from onebin.store.files import fsync_path, private_file
+from onebin.store.integrity import run_check
 
 
 def backup(database: Path, destination: Path, *, overwrite: bool = False) -> int:
@@ -52,54 +30,56 @@ def backup(database: Path, destination: Path, *, overwrite: bool = False) -> int
         raise StoreError(f"no database at {database}")
     if destination.exists() and not overwrite:
         raise StoreError(f"{destination} exists; pass --force to replace it")
-    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
-    partial.unlink(missing_ok=True)
     try:
-        source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-        target = sqlite3.connect(partial)
-        try:
-            source.backup(target, pages=PAGES_PER_STEP)
-            target.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            target.close()
-            source.close()
-        check_database(partial)
-        _fsync(partial)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        private_file(partial)
+        _copy_snapshot(database, partial)
+        problems = run_check(partial, "quick_check")
+        if problems:
+            raise StoreError(f"backup failed: the copy does not pass quick_check: {problems[0]}")
+        fsync_path(partial)
         partial.replace(destination)
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"backup failed: {exc}") from None
+        fsync_path(destination.parent)
+    except (sqlite3.Error, OSError) as error:
+        raise StoreError(f"backup failed: {error}") from None
     finally:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
     return destination.stat().st_size
 
 
-def restore(source: Path, database: Path, data_dir: Path) -> Path | None:
-    """Put ``source`` in place of ``database``; return where the old one was kept.
-
-    Refuses while a server holds the data directory, and refuses a damaged source.
-    """
-    check_database(source)
-    with DataDirLock(data_dir, exclusive=True):
-        kept = None
-        partial = database.with_name(database.name + ".restoring")
-        database.parent.mkdir(parents=True, exist_ok=True)
+def _copy_snapshot(database: Path, target_path: Path) -> None:
+    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(target_path)
         try:
-            partial.write_bytes(source.read_bytes())
-            _fsync(partial)
-            if database.exists():
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-                kept = database.with_name(f"{database.name}.before-restore-{stamp}")
-                # Fold the old WAL in first, so the kept copy is complete on its own.
-                conn = sqlite3.connect(database)
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                conn.close()
-                database.replace(kept)
-            for suffix in ("-wal", "-shm"):
-                database.with_name(database.name + suffix).unlink(missing_ok=True)
-            partial.replace(database)
-        except (sqlite3.Error, OSError) as exc:
-            partial.unlink(missing_ok=True)
-            raise StoreError(f"restore failed: {exc}") from None
-    return kept
+            source.backup(target, pages=-1)  # -1: every page in one step, one snapshot
+            # The copy keeps the source's WAL flag; a backup is one self-contained file.
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
+def check_backup(path: Path) -> None:
+    """Refuse a file that is not an intact onebin database (the source of a restore)."""
+    if not path.is_file():
+        raise StoreError(f"{path} does not exist")
+    try:
+        check_owner(path)
+    except StoreError as error:
+        raise StoreError(f"{path} is not a onebin database: {error}") from None
+    problems = run_check(path, "integrity_check")
+    if problems:
+        raise StoreError(f"{path} is damaged: {problems[0]}")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT 1 FROM schema_migrations LIMIT 1")
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise StoreError(f"{path} is not a onebin database: {error}") from None

@@ -1,8 +1,11 @@
 """An advisory lock on the data directory, so offline operations know a server is up.
 
-Servers hold it shared (several may share a data directory); ``restore`` needs it
-exclusive and refuses at once rather than replacing a database under a running
-server. ``flock`` locks vanish with the process, so a crash never leaves a stale one.
+Servers and commands hold it shared (several may share a data directory); ``restore``
+needs it exclusive and refuses at once rather than replacing a database under a
+running server. A shared holder first tries for a moment of exclusivity: the first
+process to arrive knows it is ``alone``, which is when it is safe to finish an
+interrupted restore or check a file that was not closed cleanly. ``flock`` locks
+vanish with the process, so a crash never leaves a stale one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from onebin.errors import DataDirLocked
+from onebin.errors import DataDirError, DataDirLocked
+from onebin.store.files import PRIVATE_FILE, private_dir
 
 LOCK_NAME = "onebin.lock"
 
@@ -21,20 +25,32 @@ class DataDirLock:
     def __init__(self, data_dir: Path, *, exclusive: bool) -> None:
         self.path = data_dir / LOCK_NAME
         self.exclusive = exclusive
+        self.alone = False
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        mode = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
+        private_dir(self.path.parent)
         try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise DataDirLocked(
-                f"{self.path.parent} is in use by a running onebin server; stop it first"
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        except OSError as error:
+            raise DataDirError(
+                f"cannot use data directory {self.path.parent}: {error.strerror}"
             ) from None
+        try:
+            self.alone = _try(fd, fcntl.LOCK_EX)
+            if not self.alone and (self.exclusive or not _try(fd, fcntl.LOCK_SH)):
+                raise DataDirLocked(
+                    f"{self.path.parent} is in use by a running onebin process; stop it first"
+                )
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd = fd
+
+    def share(self) -> None:
+        """Let other servers and commands in (after the start-up work done while alone)."""
+        if self._fd is not None and not self.exclusive:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -52,3 +68,11 @@ class DataDirLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _try(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -2,8 +2,9 @@
 
 Each component (the onebin library, then the app) owns a numbered list of
 migrations. Applying is idempotent: what ``schema_migrations`` records as done is
-skipped, the rest runs in order, each in its own transaction together with its
-record, so a crash mid-way leaves either the old or the new version, never half.
+skipped, and everything pending runs in ONE transaction together with its records
+and onebin's ``application_id`` mark, so a failed start leaves the file exactly as
+it was, never half-migrated.
 """
 
 from __future__ import annotations
@@ -47,39 +48,48 @@ def check_order(migrations: Sequence[Migration]) -> None:
         expected[migration.component] = want
 
 
-def apply_migrations(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[Migration]:
-    """Apply what is not applied yet; return what was applied now."""
+def pending(
+    migrations: Sequence[Migration], applied: Sequence[tuple[str, int, str]]
+) -> list[Migration]:
+    """What is left to apply; refuses a database that a newer program has migrated further."""
+    known = {(m.component, m.version) for m in migrations}
+    components = {m.component for m in migrations}
+    for component, version, name in applied:
+        if component in components and (component, version) not in known:
+            raise StoreError(
+                f"the database has migration {component}/{version} ({name}), which this "
+                "program does not know: it was written by a newer version"
+            )
+    done = {(component, version) for component, version, _ in applied}
+    return [m for m in migrations if (m.component, m.version) not in done]
+
+
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: Sequence[Migration], *, application_id: int
+) -> list[Migration]:
+    """Apply what is not applied yet, all in one transaction; return what was applied now."""
     check_order(migrations)
-    conn.execute(_LEDGER)
-    applied_now = []
-    for migration in migrations:
-        # BEGIN IMMEDIATE serialises concurrent starters (several workers, or a CLI
-        # command racing a server): the second one sees the first one's record.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            done = conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE component = ? AND version = ?",
-                (migration.component, migration.version),
-            ).fetchone()
-            if done is None:
-                for statement in _statements(migration.sql):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations (component, version, name, applied_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (
-                        migration.component,
-                        migration.version,
-                        migration.name,
-                        datetime.now(UTC).isoformat(),
-                    ),
-                )
-                applied_now.append(migration)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    return applied_now
+    # BEGIN IMMEDIATE serialises concurrent starters (several workers, or a CLI
+    # command racing a server): the second one sees the first one's records.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_LEDGER)
+        todo = pending(migrations, applied_versions(conn))
+        stamp = datetime.now(UTC).isoformat()
+        for migration in todo:
+            for statement in statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (component, version, name, applied_at) "
+                "VALUES (?, ?, ?, ?)",
+                (migration.component, migration.version, migration.name, stamp),
+            )
+        conn.execute(f"PRAGMA application_id = {int(application_id)}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return todo
 
 
 def applied_versions(conn: sqlite3.Connection) -> list[tuple[str, int, str]]:
@@ -89,7 +99,17 @@ def applied_versions(conn: sqlite3.Connection) -> list[tuple[str, int, str]]:
     return [(row[0], row[1], row[2]) for row in rows]
 
 
-def _statements(sql: str) -> list[str]:
-    # executescript() would commit our transaction; split on ';' instead. Migration
-    # SQL is ours, so statements never contain a literal ';'.
-    return [part.strip() for part in sql.split(";") if part.strip()]
+def statements(sql: str) -> list[str]:
+    """Split a script into statements; ``;`` inside a trigger body does not end one.
+
+    executescript() would commit the open transaction, so statements run one by one;
+    SQLite's own ``complete_statement`` decides where each one ends.
+    """
+    found: list[str] = []
+    current = ""
+    for part in sql.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            found.append(current.strip().removesuffix(";").strip())
+            current = ""
+    return [statement for statement in found if statement]

@@ -1,68 +1,52 @@
-"""The embedded SQLite database: one owner of every connection.
+"""The embedded SQLite database: one owner of every connection, thread and deadline.
 
-Why two connections: reads are short and run directly on the event-loop thread, so
-a ``GET`` costs no thread hop; writes go to a single writer thread, because a
-durable commit waits for ``fsync`` and must not stall the loop, and because SQLite
-allows one writer at a time anyway. WAL mode lets the reader see committed data
-while the writer works.
+Three ways in, each on its own connection (WAL lets readers and the writer work at
+once):
+
+- ``lookup``: a read bounded by an index lookup (one row by its key) runs right on
+  the calling thread, the event loop's, because a thread hop would cost more than
+  the query;
+- ``read``: anything that can be slow (listing, search) runs on a reader thread;
+- ``write``: a single writer thread commits queued writes in groups (``writer``).
+
+Every query has a deadline (``query_timeout``); a write that cannot start within
+``write_timeout`` is dropped unrun. SQLite errors reach callers as the faults of
+``onebin.errors`` (full disk, damaged file, timeout), never as raw ``sqlite3`` errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from onebin.errors import StoreError
+from onebin.errors import DatabaseDamaged, StoreError, WriteTimeout
+from onebin.store.connection import APPLICATION_ID, check_owner, connect
+from onebin.store.deadline import Watchdog
+from onebin.store.faults import translate
+from onebin.store.files import PRIVATE_FILE, private_dir, private_file, tighten_database_files
+from onebin.store.integrity import note_clean_close
 from onebin.store.migrations import Migration, apply_migrations
+from onebin.store.readers import ReaderPool
+from onebin.store.writer import GroupWriter
 
 T = TypeVar("T")
 
-BUSY_TIMEOUT_MS = 5000
-
-
-def connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
-    """Open a connection with the pragmas every onebin connection needs.
-
-    ``isolation_level=None`` turns off the sqlite3 module's implicit transactions so
-    that every transaction is explicit (``BEGIN IMMEDIATE`` for writes): a write
-    then takes the lock up front instead of failing half-way on upgrade.
-    """
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-@contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run a block as one ``BEGIN IMMEDIATE`` transaction: all of it, or none of it."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+DEFAULT_READERS = 2
 
 
 class SQLiteDatabase:
     """SQLite file in the data directory, migrated on open.
 
-    Contract: ``read`` functions must not write and run on the caller's thread;
-    ``write`` functions run one at a time, in order, inside one transaction each,
-    and their result is returned only after the commit is durable (per the
-    ``synchronous`` setting). A write that raises leaves nothing behind.
+    Contract: ``lookup``/``read`` functions must not write; ``write`` functions run
+    one at a time, in order, each inside its own savepoint of a group transaction,
+    and their result is returned only after that transaction's commit is durable
+    (per the ``synchronous`` setting). A write that raises leaves nothing behind.
     """
 
     def __init__(
@@ -71,46 +55,85 @@ class SQLiteDatabase:
         migrations: Sequence[Migration],
         *,
         synchronous: str = "FULL",
+        query_timeout: float = 2.0,
+        write_timeout: float = 5.0,
+        readers: int = DEFAULT_READERS,
     ) -> None:
         self.path = path
         self.migrations = tuple(migrations)
         self.synchronous = synchronous
-        self._reader: sqlite3.Connection | None = None
-        self._writer: sqlite3.Connection | None = None
-        self._write_thread: ThreadPoolExecutor | None = None
+        self.query_timeout = query_timeout
+        self.write_timeout = write_timeout
+        self.readers = readers
+        self._watchdog: Watchdog | None = None
+        self._writer: GroupWriter | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._inline: sqlite3.Connection | None = None
+        self._pool: ReaderPool | None = None
         self._write_lock: int | None = None
+        # Set when a query finds the file damaged: readiness then fails until a restore.
+        self.damage: str | None = None
 
     def open(self) -> None:
-        """Create the file if needed, apply pending migrations, open both connections."""
+        """Create the file if needed, apply pending migrations, start the threads.
+
+        A file that belongs to another application is refused before anything is
+        written to it (``ForeignDatabase``).
+        """
+        private_dir(self.path.parent)
+        check_owner(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = connect(self.path, synchronous=self.synchronous)
-            apply_migrations(self._writer, self.migrations)
-            self._reader = connect(self.path, synchronous=self.synchronous)
+            private_file(self.path)
+            tighten_database_files(self.path)
+            self._write_conn = connect(self.path, synchronous=self.synchronous)
+            apply_migrations(self._write_conn, self.migrations, application_id=APPLICATION_ID)
+            self._inline = connect(self.path, synchronous=self.synchronous)
+            lock_path = self.path.with_name(self.path.name + ".write-lock")
+            self._write_lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         except (sqlite3.Error, OSError) as exc:
             self.close()
-            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        lock_path = self.path.with_name(self.path.name + ".write-lock")
-        self._write_lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fault = translate(exc, query_timeout=self.query_timeout)
+            reason = fault if fault is not exc else exc
+            raise StoreError(f"cannot open database {self.path}: {reason}") from exc
+        self._watchdog = Watchdog()
+        self._writer = GroupWriter(
+            self._write_conn, self._write_lock, self._watchdog, query_timeout=self.query_timeout
+        )
+        self._pool = ReaderPool(
+            lambda: connect(self.path, synchronous=self.synchronous),
+            self._watchdog,
+            size=self.readers,
+            query_timeout=self.query_timeout,
+        )
 
-    def close(self) -> None:
-        """Finish queued writes, fold the WAL back into the main file, close."""
-        if self._write_thread is not None:
-            self._write_thread.shutdown(wait=True)
-            self._write_thread = None
-        if self._write_lock is not None:
-            os.close(self._write_lock)
-            self._write_lock = None
-        if self._writer is not None:
+    def close(self, timeout: float | None = None) -> None:
+        """Finish queued writes, fold the WAL back into the main file, close.
+
+        If the writer is stuck behind a frozen process's lock for longer than
+        ``timeout``, it is abandoned: nothing it holds was acknowledged.
+        """
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        writer_done = self._writer.close(timeout) if self._writer is not None else True
+        self._writer = None
+        if self._write_conn is not None and writer_done:
             # Another process may hold the WAL; SQLite then checkpoints later anyway.
             with contextlib.suppress(sqlite3.Error):
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._writer.close()
-            self._writer = None
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+                self._write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._write_conn.close()
+        self._write_conn = None
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
+        if self._write_lock is not None and writer_done:
+            os.close(self._write_lock)
+        self._write_lock = None
+        if writer_done:
+            note_clean_close(self.path)
 
     def __enter__(self) -> SQLiteDatabase:
         self.open()
@@ -120,39 +143,79 @@ class SQLiteDatabase:
         self.close()
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._reader is None:
+        """Run a read on the calling thread, with the query deadline."""
+        if self._inline is None or self._watchdog is None:
             raise StoreError("database is not open")
-        return fn(self._reader)
-
-    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one write transaction, queued behind other processes' writers.
-
-        With ``--workers`` several processes write. SQLite's own busy handler sleeps
-        and retries (naps of up to 100 ms), which left a contended write waiting about
-        a second at p99; a blocking ``flock`` wakes the next writer as soon as the
-        previous one commits.
-        """
-        if self._writer is None or self._write_lock is None:
-            raise StoreError("database is not open")
-        fcntl.flock(self._write_lock, fcntl.LOCK_EX)
         try:
-            with write_transaction(self._writer) as conn:
-                return fn(conn)
-        finally:
-            fcntl.flock(self._write_lock, fcntl.LOCK_UN)
+            with self._watchdog.deadline(self._inline, self.query_timeout):
+                return fn(self._inline)
+        except sqlite3.Error as error:
+            raise translate(error, query_timeout=self.query_timeout)  # noqa: B904 - cause kept
+
+    async def lookup(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read bounded by an index lookup, on the event loop's own connection."""
+        try:
+            return self.read_sync(fn)
+        except DatabaseDamaged as error:
+            self.damage = str(error)
+            raise
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return self.read_sync(fn)
-
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._write_thread is None:
+        """A read that may be slow, on a reader thread."""
+        if self._pool is None:
             raise StoreError("database is not open")
-        loop = asyncio.get_running_loop()
-        # shield: once queued, the write completes even if the client goes away,
-        # so what the caller sees and what is on disk never disagree.
-        future = loop.run_in_executor(self._write_thread, self.write_sync, fn)
-        return await asyncio.shield(future)
+        try:
+            return await self._pool.run(fn)
+        except DatabaseDamaged as error:
+            self.damage = str(error)
+            raise
 
-    async def ping(self) -> None:
-        """Prove the file is readable; used by ``/healthz``."""
-        self.read_sync(lambda conn: conn.execute("SELECT 1 FROM schema_migrations LIMIT 1"))
+    def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+        if self._writer is None:
+            raise StoreError("database is not open")
+        return self._writer.submit(fn)
+
+    def _timed_out(self, timeout: float) -> WriteTimeout:
+        return WriteTimeout(
+            f"the write could not start within {timeout:g}s: the database is busy; try again"
+        )
+
+    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``write`` for callers without an event loop (the command line)."""
+        future = self._submit(fn)
+        try:
+            return future.result(self.write_timeout)
+        except concurrent.futures.TimeoutError:
+            if future.cancel():
+                raise self._timed_out(self.write_timeout) from None
+            return future.result()
+
+    async def write(
+        self, fn: Callable[[sqlite3.Connection], T], *, timeout: float | None = None
+    ) -> T:
+        """Run ``fn`` in the next group commit; raises ``WriteTimeout`` if it cannot start.
+
+        Once started, a write is seen through even if the caller is cancelled (a
+        client that went away, a shutdown), so the answer and the disk agree.
+        """
+        limit = self.write_timeout if timeout is None else timeout
+        future = self._submit(fn)
+        waiter = asyncio.wrap_future(future)
+        try:
+            try:
+                return await asyncio.wait_for(asyncio.shield(waiter), limit)
+            except TimeoutError:
+                if future.cancel():
+                    raise self._timed_out(limit) from None
+                return await asyncio.shield(waiter)
+            except asyncio.CancelledError:
+                if future.cancel():
+                    raise
+                return await asyncio.shield(waiter)
+        except DatabaseDamaged as error:
+            self.damage = str(error)
+            raise
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._writer is not None and self._writer.alive

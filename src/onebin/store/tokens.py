@@ -109,7 +109,7 @@ class TokenStore:
                 "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", (digest,)
             ).fetchone()
 
-        row = await self.db.read(lookup)
+        row = await self.db.lookup(lookup)
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             return None
         return _record(row)

@@ -78,5 +78,5 @@ def test_workers_that_cannot_open_the_database_stop_everything(tmp_path):
         timeout=60,
     )
     assert result.returncode == 1
-    assert "cannot open database" in result.stderr
+    assert "is not a SQLite database" in result.stderr
     assert "Traceback" not in result.stderr

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onebin.protocol import Refusal, check_request_head
+from onebin.server.protocol import Refusal, check_request_head
 from tests.support import ServerProcess, raw_exchange, read_response, split_response
 
 POST_HEAD = b"POST /api/items HTTP/1.1\r\nHost: x\r\n"

@@ -1,0 +1,237 @@
+"""Failed-token limiting that cannot be made to forget and is shared by forked workers.
+
+An attacker review of the first limiter (an LRU table per address, in each process)
+found three ways around it: spraying more addresses than the table holds evicted a
+lockout; every IPv6 client owns at least a /64, so it could rotate addresses at
+will; and with ``--workers N`` each worker counted alone. Here keys are reduced to
+what a client actually controls (``client_key``), and counts live in a fixed-size
+count-min sketch in shared memory, so a spray can only make the limiter stricter
+(more false positives), never more forgetful. False positives only ever cost a
+request with a bad token a 429 instead of a 401: valid tokens are never limited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import math
+import mmap
+import os
+import secrets
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Protocol
+
+UNPARSABLE_KEY = "unparsable-address"
+_COUNTER_MAX = 0xFFFF  # counters are saturating uint16
+_HEADER = 16  # two int64 window numbers, one per counter slot
+
+
+def client_key(address: str) -> str:
+    """The limiter key for a client address: what one client can cheaply vary, folded.
+
+    IPv6 is reduced to its /64 because that is the smallest block ISPs hand out;
+    IPv4-mapped IPv6 is the IPv4 client it stands for. Anything else (a Unix socket
+    peer, "unknown") shares one bounded key instead of keying on an attacker's string.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return UNPARSABLE_KEY
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        # Via the integer so that a scope ("%eth0") cannot make keys unbounded.
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+class FailureLimiter(Protocol):
+    """Counts failed attempts per key and says when a key must wait.
+
+    Contract:
+    - ``key`` is any string, normally from ``client_key``. A key never seen may try now.
+    - ``now`` is ``time.monotonic()`` in seconds. Callers in other threads or processes
+      may pass values slightly out of order; no failure may be dropped because of that.
+    - ``retry_after`` returns None while the key may try, else the seconds (>= 0) until
+      it may, assuming it records no more failures meanwhile.
+    - Memory is fixed at construction, whatever the number of keys seen. Under load an
+      implementation may over-count (limit a key that made few failures) but must never
+      under-count: other keys' activity cannot lower a key's count.
+    - Both methods are synchronous, brief and safe to call from any thread; an
+      implementation says which processes share its counts. Nothing needs cancelling.
+    """
+
+    def retry_after(self, key: str, now: float) -> float | None: ...
+
+    def record_failure(self, key: str, now: float) -> None: ...
+
+
+def weighted_count(current: float, previous: float, elapsed: float, window_seconds: float) -> float:
+    """Failures in the sliding window ending now, from two fixed windows' counts.
+
+    The previous fixed window is assumed uniform, so it counts by the part of it the
+    sliding window still covers; ``elapsed`` is the time since the current one began.
+    """
+    return current + previous * (1 - elapsed / window_seconds)
+
+
+def seconds_until_allowed(
+    current: float, previous: float, elapsed: float, *, max_failures: int, window_seconds: float
+) -> float | None:
+    """None if another attempt is allowed now, else when ``weighted_count`` drops below the limit.
+
+    The approximation averages ``max_failures`` per window over time and lets through at
+    most twice that in any one ``window_seconds`` span, which is enough to make the token
+    check useless as a cheap way to load the server.
+    """
+    if weighted_count(current, previous, elapsed, window_seconds) < max_failures:
+        return None
+    if current < max_failures:  # the previous window's weight decays linearly to zero
+        wait = (1 - (max_failures - current) / previous) * window_seconds - elapsed
+    else:  # the current window must first become the previous one, then decay enough
+        wait = window_seconds - elapsed + (1 - max_failures / current) * window_seconds
+    return max(wait, 0.0)  # rounding can put an estimate just at the limit a hair late
+
+
+class SharedFailureLimiter:
+    """A ``FailureLimiter`` whose counts are shared by every process forked after it is built.
+
+    Counts live in a count-min sketch (``depth`` rows of ``width`` saturating uint16
+    counters, conservative update, keyed hashing so an attacker cannot aim collisions at
+    a victim) for each of two fixed windows, in a MAP_SHARED mapping of an anonymous
+    file. Processes exclude each other with a POSIX record lock on that file, which the
+    kernel drops if the holder dies (even by SIGKILL); threads use a ``threading.Lock``
+    because POSIX locks belong to the whole process.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = 10,
+        window_seconds: float = 60.0,
+        width: int = 65536,
+        depth: int = 4,
+    ) -> None:
+        if not 1 <= max_failures < _COUNTER_MAX or window_seconds <= 0:
+            raise ValueError("need 1 <= max_failures < 65535 and window_seconds > 0")
+        if width < 1 or not 1 <= depth <= 16:  # 16 rows x 4 bytes is blake2b's longest digest
+            raise ValueError("need width >= 1 and 1 <= depth <= 16")
+        self.max_failures = max_failures
+        self.window_seconds = window_seconds
+        self._width, self._depth = width, depth
+        self._salt = secrets.token_bytes(16)
+        slot_bytes = 2 * width * depth
+        self._fd = _anonymous_file(_HEADER + 2 * slot_bytes)
+        self._map = mmap.mmap(self._fd, _HEADER + 2 * slot_bytes)  # MAP_SHARED by default
+        view = memoryview(self._map)
+        self._windows = view[:_HEADER].cast("q")  # which window each slot counts
+        self._slots = [
+            view[_HEADER + i * slot_bytes : _HEADER + (i + 1) * slot_bytes].cast("H")
+            for i in (0, 1)
+        ]
+        self._thread_lock = threading.Lock()
+        _instances.add(self)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Size of the shared mapping: fixed at construction."""
+        return len(self._map)
+
+    def retry_after(self, key: str, now: float) -> float | None:
+        cells = self._cells(key)
+        window = math.floor(now / self.window_seconds)
+        with self._locked():
+            current = self._count(window, cells)
+            previous = self._count(window - 1, cells)
+        return seconds_until_allowed(
+            current,
+            previous,
+            now - window * self.window_seconds,
+            max_failures=self.max_failures,
+            window_seconds=self.window_seconds,
+        )
+
+    def record_failure(self, key: str, now: float) -> None:
+        cells = self._cells(key)
+        window = math.floor(now / self.window_seconds)
+        slot = window % 2
+        with self._locked():
+            # A slot is only ever moved forward: a caller whose clock reading is a few
+            # microseconds stale counts in the newer window rather than wiping it.
+            if self._windows[slot] < window:
+                # Cleared before it is relabelled, so a holder killed halfway through
+                # leaves the old label and the next caller clears it again.
+                self._slots[slot][:] = _zeros(len(self._slots[slot]))
+                self._windows[slot] = window
+            counters = self._slots[slot]
+            # Conservative update: raise only the cells at the minimum, which keeps
+            # other keys' estimates as low as the sketch allows.
+            target = min(min(counters[cell] for cell in cells) + 1, _COUNTER_MAX)
+            for cell in cells:
+                counters[cell] = max(counters[cell], target)
+
+    def close(self) -> None:
+        """Unmap and close; only for tests and shutdown, after the last call."""
+        _instances.discard(self)
+        for view in (*self._slots, self._windows):
+            view.release()
+        self._map.close()
+        os.close(self._fd)
+
+    def _cells(self, key: str) -> list[int]:
+        digest = hashlib.blake2b(
+            key.encode("utf-8", "surrogatepass"), key=self._salt, digest_size=4 * self._depth
+        ).digest()
+        return [
+            row * self._width
+            + int.from_bytes(digest[4 * row : 4 * row + 4], "little") % self._width
+            for row in range(self._depth)
+        ]
+
+    def _count(self, window: int, cells: list[int]) -> int:
+        slot = window % 2
+        if self._windows[slot] != window:
+            return 0  # the slot holds another window, so this one saw no failures
+        return min(self._slots[slot][cell] for cell in cells)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+
+
+def _anonymous_file(size: int) -> int:
+    """A zero-filled file of ``size`` bytes with no name, open read-write."""
+    if hasattr(os, "memfd_create"):  # Linux: memory only, works with a read-only /tmp
+        fd = os.memfd_create("onebin-limiter", os.MFD_CLOEXEC)
+    else:
+        fd, path = tempfile.mkstemp(prefix="onebin-limiter-")
+        os.unlink(path)
+    os.ftruncate(fd, size)
+    return fd
+
+
+def _zeros(count: int) -> memoryview:
+    return memoryview(bytes(2 * count)).cast("H")
+
+
+# A fork while another thread held a limiter's thread lock would leave the child's copy
+# locked forever; POSIX record locks are not inherited, so only this needs resetting.
+_instances: weakref.WeakSet[SharedFailureLimiter] = weakref.WeakSet()
+
+
+def _reset_thread_locks() -> None:
+    for limiter in _instances:
+        limiter._thread_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_thread_locks)

@@ -1,0 +1,296 @@
+"""uvicorn's HTTP protocol with the limits an Internet-facing server needs.
+
+uvicorn (with httptools) parses HTTP well but has no header-read timeout, no body
+timeout outside the handler, no cap on header size or on open connections, and
+accepts any ``Host`` and transfer coding. Without a proxy in front, those gaps are
+onebin's to close:
+
+- every connection is admitted by the ``ConnectionRegistry`` (caps in total and
+  per client) the moment it is accepted, before any TLS handshake;
+- TLS is done here (``loop.start_tls``) rather than by the server, so a handshake
+  has a deadline and counts against the caps;
+- the handshake and the request head share one deadline (``header_timeout``), and
+  a request body must arrive within ``body_timeout`` whether or not the handler
+  reads it (a body trickling in after the answer used to keep a connection for
+  minutes, because every byte reset uvicorn's keep-alive timer);
+- ambiguous heads (smuggling material), WebSocket upgrades and oversized heads are
+  refused in the parser callbacks, before the app sees anything.
+
+Every refusal is a JSON error like every other answer, with HSTS on HTTPS.
+
+This subclasses a uvicorn class that is not public API; the pinned uvicorn
+version and ``tests/server/test_protocol.py`` keep it honest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import msgspec
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from onebin.http import ErrorBody, ErrorDetail
+from onebin.server.clients import TrustedProxies
+from onebin.server.connections import ConnectionRegistry, Refused
+
+_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:[0-9]{1,5})?")
+HSTS = b"max-age=31536000"
+
+
+@dataclass(frozen=True)
+class Limits:
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_header_bytes: int = 64 * 1024
+
+
+class Refusal(Exception):
+    """Raised inside a parser callback to refuse the request with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _has_token(headers: list[tuple[bytes, bytes]], name: bytes, token: bytes) -> bool:
+    return any(
+        token in (part.strip().lower() for part in value.split(b","))
+        for header, value in headers
+        if header == name
+    )
+
+
+def check_request_head(headers: list[tuple[bytes, bytes]], http_version: str) -> None:
+    """Refuse heads that are malformed or ambiguous; pure, so tests need no socket."""
+    hosts = [value for name, value in headers if name == b"host"]
+    if len(hosts) > 1:
+        raise Refusal(400, "invalid_host", "more than one Host header")
+    if not hosts and http_version == "1.1":
+        raise Refusal(400, "invalid_host", "HTTP/1.1 requests need a Host header")
+    if hosts and not _HOST.fullmatch(hosts[0]):
+        raise Refusal(400, "invalid_host", "the Host header is not a valid host[:port]")
+    codings = [value.strip().lower() for name, value in headers if name == b"transfer-encoding"]
+    if codings and codings != [b"chunked"]:
+        raise Refusal(400, "bad_transfer_encoding", "only Transfer-Encoding: chunked is accepted")
+    if _has_token(headers, b"upgrade", b"websocket"):
+        raise Refusal(400, "websocket_not_supported", "this server does not accept WebSockets")
+
+
+def expects_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        (name == b"content-length" and value.strip() not in (b"0", b""))
+        or name == b"transfer-encoding"
+        for name, value in headers
+    )
+
+
+def error_bytes(
+    status: int, code: str, message: str, *, hsts: bool = False, retry_after: int | None = None
+) -> bytes:
+    """A complete ``Connection: close`` HTTP/1.1 error response with a JSON body."""
+    body = ErrorBody(error=ErrorDetail(code=code, message=message))
+    payload = msgspec.json.encode(body)
+    reason = HTTPStatus(status).phrase
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\n"
+        "x-content-type-options: nosniff\r\n"
+        "cache-control: no-store\r\n"
+    )
+    if retry_after is not None:
+        head += f"retry-after: {retry_after}\r\n"
+    if hsts:
+        head += f"strict-transport-security: {HSTS.decode()}\r\n"
+    return (head + "connection: close\r\n\r\n").encode("ascii") + payload
+
+
+@dataclass(frozen=True)
+class Listening:
+    """What one listener's connections share."""
+
+    limits: Limits
+    registry: ConnectionRegistry
+    proxies: TrustedProxies
+    tls: ssl.SSLContext | None = None
+
+
+def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
+    """A protocol class bound to ``listening`` (uvicorn instantiates it per connection)."""
+    limits, registry, proxies, tls = (
+        listening.limits,
+        listening.registry,
+        listening.proxies,
+        listening.tls,
+    )
+    hsts = tls is not None
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        # When the current phase must be over, and which phase: "head" (TLS handshake
+        # and request head) or "body". None: idle between requests, or a handler at
+        # work, where uvicorn's keep-alive timer and the database's deadlines apply.
+        deadline: float | None = None
+        _phase = "head"
+        _handshaking: asyncio.Task[None] | None = None
+        _admitted = False
+        _client_key: str | None = None
+        _started = False
+        _head_bytes = 0
+        _refusal: Refusal | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            peer = transport.get_extra_info("peername")
+            address = peer[0] if isinstance(peer, tuple) else ""
+            try:
+                self._client_key = registry.admit(self, address)
+            except Refused as refused:
+                if tls is None:
+                    transport.write(error_bytes(503, refused.code, refused.message, retry_after=1))
+                transport.close()
+                return
+            self._admitted = True
+            self._expect("head", limits.header_timeout)
+            if tls is None:
+                self._start(transport)
+            else:
+                self._handshaking = self.loop.create_task(self._handshake(transport))
+
+        async def _handshake(self, transport: asyncio.Transport) -> None:
+            try:
+                secure = await self.loop.start_tls(
+                    transport,
+                    self,
+                    tls,  # type: ignore[arg-type]
+                    server_side=True,
+                    ssl_handshake_timeout=limits.header_timeout,
+                )
+            except Exception:  # failed or timed out; start_tls has closed the connection
+                self._release()
+                return
+            if secure is None or secure.is_closing():
+                self._release()
+                return
+            self._start(secure)
+
+        def _start(self, transport: asyncio.Transport) -> None:
+            self._started = True
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._release()
+            if self._started:
+                super().connection_lost(exc)
+
+        def _expect(self, phase: str, seconds: float) -> None:
+            self._phase = phase
+            self.deadline = self.loop.time() + seconds
+
+        def _release(self) -> None:
+            if self._admitted:
+                self._admitted = False
+                self.deadline = None
+                registry.release(self, self._client_key)
+
+        def expire(self) -> None:
+            """Called by the registry's sweep when the current phase's deadline passed."""
+            self.deadline = None
+            if not self._started:
+                return  # still handshaking: start_tls's own timeout closes it
+            if self._phase == "head":
+                self._refuse(Refusal(408, "header_timeout", "request headers took too long"))
+            else:
+                self._refuse(Refusal(408, "body_timeout", "request body took too long to arrive"))
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._head_bytes = 0
+            if self.deadline is None:
+                self._expect("head", limits.header_timeout)
+
+        def on_url(self, url: bytes) -> None:
+            self._count_head(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count_head(len(name) + len(value))
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            try:
+                check_request_head(self.headers, self.parser.get_http_version())
+            except Refusal as refusal:
+                # httptools turns this into a parser error; uvicorn then calls
+                # send_400_response, which answers with the remembered refusal.
+                self._refusal = refusal
+                raise
+            if proxies:
+                self._resolve_client()
+            super().on_headers_complete()
+            if expects_body(self.headers):
+                self._expect("body", limits.body_timeout)
+            else:
+                self.deadline = None
+            if self.parser.should_upgrade():
+                # An upgrade onebin does not speak (h2c): answer as HTTP/1.1 and close,
+                # because the parser will not read another request on this connection.
+                self.cycle.keep_alive = False
+
+        def on_message_complete(self) -> None:
+            self.deadline = None
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            # Bytes of a next request restart uvicorn's keep-alive timer with every
+            # packet; the head deadline bounds a client that sends them slowly.
+            if not self.transport.is_closing() and not self.pipeline and self.deadline is None:
+                self._expect("head", limits.header_timeout)
+
+        def _resolve_client(self) -> None:
+            peer = self.client[0] if self.client else ""
+            forwarded = [v for n, v in self.headers if n == b"x-forwarded-for"]
+            proto = [v for n, v in self.headers if n == b"x-forwarded-proto"]
+            self.scope["client"] = (proxies.client(peer, forwarded), 0)
+            scheme = proxies.scheme(peer, proto)
+            if scheme is not None:
+                self.scope["scheme"] = scheme
+
+        def send_400_response(self, msg: str) -> None:
+            refusal = self._refusal or Refusal(400, "bad_request", "malformed HTTP request")
+            self._refuse(refusal)
+
+        def _unsupported_upgrade_warning(self) -> None:
+            pass  # handled in on_headers_complete; uvicorn's two warnings per request would flood
+
+        def _count_head(self, size: int) -> None:
+            self._head_bytes += size
+            if self._head_bytes > limits.max_header_bytes:
+                self._refusal = Refusal(
+                    431,
+                    "headers_too_large",
+                    f"request line and headers exceed {limits.max_header_bytes} bytes",
+                )
+                raise self._refusal
+
+        def _refuse(self, refusal: Refusal) -> None:
+            self.deadline = None
+            cycle = self.cycle
+            started = cycle is not None and cycle.response_started
+            if cycle is not None and not cycle.response_complete:
+                # The handler may still answer later; that answer must go nowhere.
+                cycle.disconnected = True
+                cycle.message_event.set()
+            if not self.transport.is_closing():
+                if not started:
+                    self.transport.write(
+                        error_bytes(refusal.status, refusal.code, refusal.message, hsts=hsts)
+                    )
+                self.transport.close()
+
+    return GuardedHttpToolsProtocol

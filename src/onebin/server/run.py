@@ -1,0 +1,70 @@
+"""``onebin serve``: settle the data directory, the descriptors and the ports, then serve.
+
+Everything that can fail for a reason an operator must fix (a busy port, a
+damaged or foreign database, an unwritable directory) fails here, before a worker
+forks, as one ``OnebinError`` the CLI prints in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from onebin.app import AppSpec, open_database
+from onebin.config import Settings
+from onebin.errors import OnebinError
+from onebin.limiter import SharedFailureLimiter
+from onebin.server.heartbeat import Heartbeats
+from onebin.server.listen import bind_all, connection_cap, raise_open_files_limit
+from onebin.server.supervisor import EXIT_CANNOT_START, Supervisor
+from onebin.server.worker import Shared, run_worker
+from onebin.store.lock import DataDirLock
+
+logger = logging.getLogger("onebin")
+
+
+def serve(settings: Settings, spec: AppSpec) -> int:
+    """Serve ``spec`` until told to stop; the exit status. ``OnebinError`` on a bad start."""
+    with DataDirLock(settings.data_dir, exclusive=False) as lock:
+        open_files = raise_open_files_limit()
+        cap, lowered = connection_cap(settings.max_connections, open_files)
+        if lowered:
+            logger.warning("%s", lowered)
+        sockets = bind_all(settings)
+        # Migrate (and finish or check whatever needs the data directory alone) once,
+        # here, before forking: workers then only open a ready database.
+        open_database(settings, spec, alone=lock.alone).close()
+        lock.share()
+        shared = Shared(
+            sockets=sockets,
+            max_connections=cap,
+            limiter=SharedFailureLimiter(max_failures=settings.auth_failure_limit),
+            heartbeats=Heartbeats(settings.workers),
+        )
+        logger.info(
+            "onebin: up to %d connections per process (open-files limit %d)", cap, open_files
+        )
+        if settings.workers == 1:
+            run_worker(settings, spec, shared, stop_signals=(signal.SIGTERM, signal.SIGINT))
+            return 0
+        logger.info("onebin starting %d worker processes", settings.workers)
+        supervisor = Supervisor(
+            settings.workers,
+            lambda number: _worker(settings, spec, shared, number),
+            shared.heartbeats,
+            plain=[sockets.http],
+            secure=[sockets.https] if sockets.https is not None else [],
+            worker_timeout=settings.worker_timeout,
+            graceful_timeout=settings.graceful_timeout,
+        )
+        return supervisor.run()
+
+
+def _worker(settings: Settings, spec: AppSpec, shared: Shared, number: int) -> int:
+    try:
+        # Only SIGTERM: the supervisor turns Ctrl-C into one SIGTERM per worker.
+        run_worker(settings, spec, shared, stop_signals=(signal.SIGTERM,), number=number)
+    except OnebinError as error:
+        logger.error("worker %d: %s", number, error)
+        return EXIT_CANNOT_START
+    return 0

@@ -1,0 +1,222 @@
+"""One serving process: its database connections, app, listeners and background keepers.
+
+Signals are ours, not uvicorn's: uvicorn re-raises a caught SIGTERM after its
+shutdown, which would kill the process before the database is closed. Here SIGTERM
+(or SIGINT) asks every listener to stop accepting; each lets in-flight requests
+finish for ``graceful_timeout`` seconds (those still running then get a JSON 503);
+then the database is closed, which checkpoints the WAL, and the process exits 0.
+Repeating SIGTERM changes nothing: systemd signals every process of the unit, so a
+worker hears it from systemd and from its supervisor. Only a second Ctrl-C, in a
+terminal, skips the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from onebin.app import AppContext, AppSpec, build_app, open_database
+from onebin.assets import assets_app
+from onebin.config import Settings
+from onebin.limiter import FailureLimiter
+from onebin.logs import RepeatLimiter
+from onebin.server.clients import TrustedProxies
+from onebin.server.connections import ConnectionLimits, ConnectionRegistry
+from onebin.server.heartbeat import INTERVAL, Heartbeats
+from onebin.server.listen import Sockets
+from onebin.server.protocol import Limits, Listening, guarded_protocol
+from onebin.store.scheduled import BackupScheduler
+from onebin.store.tokens import TokenStore
+from onebin.types import ASGIApp
+
+if TYPE_CHECKING:
+    from onebin.tls.manager import CertificateManager
+
+logger = logging.getLogger("onebin")
+loop_errors = RepeatLimiter(logger, window=60.0)
+# How long closing waits for a writer stuck behind a frozen process's lock.
+WRITER_CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the serving processes share, built once before any fork."""
+
+    sockets: Sockets
+    max_connections: int
+    limiter: FailureLimiter
+    heartbeats: Heartbeats
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings, listening: Listening) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        lifespan="off",
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+        # onebin's own protocol resolves forwarded headers, from trusted proxies only.
+        proxy_headers=False,
+        ws="none",
+        timeout_graceful_shutdown=settings.graceful_timeout,
+        timeout_keep_alive=5,
+        http=guarded_protocol(listening),
+    )
+
+
+class Listener(uvicorn.Server):
+    """A uvicorn server on a socket bound beforehand, leaving signals to ``run_listeners``."""
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket) -> None:
+        super().__init__(config)
+        self.sock = sock
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """One line per kind of loop error and minute; ``accept`` failing for want of
+    descriptors is named as such."""
+    error = context.get("exception")
+    if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+        loop_errors.log(
+            logging.ERROR,
+            "descriptors",
+            "cannot accept connections: out of file descriptors (the open-files limit); "
+            "lower --max-connections or raise the limit",
+        )
+        return
+    message = context.get("message", "event loop error")
+    loop_errors.log(logging.ERROR, message, f"{message}: {error!r}" if error else message)
+
+
+async def run_listeners(
+    listeners: Sequence[Listener],
+    stop_signals: Sequence[signal.Signals],
+    registry: ConnectionRegistry,
+    beat: tuple[Heartbeats, int] | None,
+) -> None:
+    """Serve on every listener until a stop signal, then stop them all gracefully."""
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_loop_error)
+
+    def stop_all(sig: signal.Signals) -> None:
+        for listener in listeners:
+            # A second Ctrl-C while already stopping skips the grace period.
+            listener.force_exit = listener.should_exit and sig == signal.SIGINT
+            listener.should_exit = True
+
+    async def heartbeat(heartbeats: Heartbeats, number: int) -> None:
+        while True:
+            heartbeats.beat(number, time.monotonic())
+            await asyncio.sleep(INTERVAL)
+
+    for sig in stop_signals:
+        loop.add_signal_handler(sig, stop_all, sig)
+    keepers = [loop.create_task(registry.sweep_forever())]
+    if beat is not None:
+        keepers.append(loop.create_task(heartbeat(*beat)))
+    try:
+        await asyncio.gather(*(listener.serve([listener.sock]) for listener in listeners))
+    finally:
+        for keeper in keepers:
+            keeper.cancel()
+        for sig in stop_signals:
+            loop.remove_signal_handler(sig)
+
+
+def run_worker(
+    settings: Settings,
+    spec: AppSpec,
+    shared: Shared,
+    *,
+    stop_signals: Sequence[signal.Signals],
+    number: int | None = None,
+) -> None:
+    """Serve until a stop signal; ``number`` is set for a worker under a supervisor."""
+    db = open_database(settings, spec)
+    try:
+        context = AppContext(
+            settings=settings, db=db, tokens=TokenStore(db), limiter=shared.limiter
+        )
+        app = build_app(context, spec, assets_app(spec.assets_package))
+        proxies = TrustedProxies(settings.trusted_proxies)
+        registry = ConnectionRegistry(
+            ConnectionLimits(shared.max_connections, settings.max_client_connections),
+            exempt=proxies.trusts,
+        )
+        limits = Limits(
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            max_header_bytes=settings.max_header_bytes,
+        )
+        sockets = shared.sockets
+        manager = None
+        if sockets.https is not None:
+            listeners, manager = _https_listeners(app, settings, sockets, limits, registry, proxies)
+            where = f"https://{settings.host}:{settings.https_port}"
+        else:
+            listening = Listening(limits, registry, proxies)
+            listeners = [Listener(uvicorn_config(app, settings, listening), sockets.http)]
+            where = f"http://{settings.host}:{settings.port}"
+        logger.info(
+            "onebin serving %s on %s (data in %s)", spec.name, where, settings.data_dir.resolve()
+        )
+        backups = None
+        if settings.backup_every is not None:
+            backups = BackupScheduler(
+                settings.database_path,
+                settings.backup_dir,
+                timedelta(seconds=settings.backup_every),
+                settings.backup_keep,
+            )
+            backups.start()
+        if manager is not None:
+            manager.start()
+        beat = (shared.heartbeats, number) if number is not None else None
+        try:
+            with asyncio.Runner(loop_factory=listeners[0].config.get_loop_factory()) as runner:
+                runner.run(run_listeners(listeners, stop_signals, registry, beat))
+        finally:
+            if manager is not None:
+                manager.stop()
+            if backups is not None:
+                backups.stop()
+    finally:
+        db.close(WRITER_CLOSE_TIMEOUT)
+
+
+def _https_listeners(
+    app: ASGIApp,
+    settings: Settings,
+    sockets: Sockets,
+    limits: Limits,
+    registry: ConnectionRegistry,
+    proxies: TrustedProxies,
+) -> tuple[list[Listener], CertificateManager | None]:
+    """The whole app with HSTS on the HTTPS port; challenges and redirects on the HTTP port."""
+    # Imported here: the ACME stack (acme, josepy, requests) adds ~0.1 s to every
+    # start, and plain-HTTP mode never needs it.
+    from onebin.tls.serving import https_setup
+
+    assert sockets.https is not None
+    tls = https_setup(app, settings)
+    context: ssl.SSLContext = tls.context
+    https = uvicorn_config(tls.https_app, settings, Listening(limits, registry, proxies, context))
+    http = uvicorn_config(tls.http_app, settings, Listening(limits, registry, proxies))
+    return [Listener(https, sockets.https), Listener(http, sockets.http)], tls.manager

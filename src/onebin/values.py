@@ -1,0 +1,132 @@
+"""Parsers for setting values: the text of a flag or variable in, a typed value out.
+
+Each raises ``ValueError`` with a message fit for the user; ``config`` adds which
+flag or variable it came from.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"(\d+)\s*([kmgt]i?b?|b)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A parser for whole numbers from ``low`` to ``high`` (no upper bound if None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"must be {bounds}")
+        return value
+
+    return parse
+
+
+port = int_in(0, 65535)
+positive_int = int_in(1)
+workers = int_in(1, 64)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``500ms``, ``30m``, ``6h`` or ``1d``."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 90s, 30m, 6h or 1d")
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    if not seconds > 0:
+        raise ValueError("must be longer than 0")
+    return seconds
+
+
+def size(text: str) -> int:
+    """Bytes from ``1048576``, ``512K``, ``64MiB`` or ``2G`` (powers of 1024)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size like 64MiB or 2G")
+    unit = (match.group(2) or "").lower()[:1]
+    return int(match.group(1)) * _SIZE_UNITS[unit if unit != "b" else ""]
+
+
+def connection_limit(text: str) -> int | None:
+    """A whole number, or ``auto`` (None): derived from the open-files limit at start."""
+    if text.strip().lower() == "auto":
+        return None
+    return positive_int(text)
+
+
+def boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use true or false)")
+
+
+def domain(text: str) -> str:
+    name = text.strip().lower().rstrip(".")
+    labels = name.split(".")
+    if (
+        not name
+        or len(name) > 253
+        or any(
+            not label or len(label) > 63 or not label.replace("-", "").isalnum() for label in labels
+        )
+    ):
+        raise ValueError(f"{text!r} is not a valid domain name")
+    return name
+
+
+def log_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in {"debug", "info", "warning", "error"}:
+        raise ValueError("must be one of debug, info, warning, error")
+    return level
+
+
+def sqlite_synchronous(text: str) -> str:
+    mode = text.strip().upper()
+    if mode not in {"FULL", "NORMAL"}:
+        raise ValueError("must be FULL or NORMAL")
+    return mode
+
+
+def origin_list(text: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in text.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ValueError(f"{origin!r} is not an origin like https://example.com")
+    return origins
+
+
+def network_list(text: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, normalised (``10.0.0.1`` -> ``10.0.0.1/32``)."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network like 10.0.0.0/8") from None
+    return tuple(networks)
