@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# sslyze, the TLS scanner of tests/tls: its own virtualenv, as it pins an older cryptography.
+SCANNER_VENV := .venv-scanner
 STAMPS := .stamps
 WEB := src/onebin/items/web
 FRONTEND_SOURCES := $(shell find frontend/src frontend/static -type f 2>/dev/null) \
@@ -13,12 +15,12 @@ BENCH_DEB_PACKAGES := wrk caddy nginx libnginx-mod-http-brotli-static
 # `onebin build`: PyInstaller --strip runs binutils' strip (also on the zipapp's extensions).
 BUILD_DEB_PACKAGES := binutils
 
-.PHONY: run test venv frontend system-deps lint bench dist clean
+.PHONY: run test venv scanner frontend system-deps lint bench dist clean
 
 run: venv frontend
 	$(BIN)/onebin serve
 
-test: system-deps venv frontend
+test: system-deps venv scanner frontend
 	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BUILD_DEB_PACKAGES)"
 	$(BIN)/pytest
 
@@ -27,6 +29,16 @@ $(STAMPS)/venv: pyproject.toml requirements.lock
 	@mkdir -p $(STAMPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,build]'
+	touch $@
+
+# The .gitignore inside keeps the scanner's virtualenv out of git without a root entry.
+scanner: $(STAMPS)/scanner
+$(STAMPS)/scanner: requirements-scanner.lock
+	@mkdir -p $(STAMPS)
+	test -x $(SCANNER_VENV)/bin/python || $(PYTHON) -m venv $(SCANNER_VENV)
+	echo '*' > $(SCANNER_VENV)/.gitignore
+	$(SCANNER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-scanner.lock
+	$(SCANNER_VENV)/bin/python -m pip check
 	touch $@
 
 # The build is copied into the package as data; its __init__.py makes it a regular
@@ -64,4 +76,4 @@ dist: venv frontend
 	$(BIN)/onebin build
 
 clean:
-	rm -rf $(VENV) $(STAMPS) $(WEB) frontend/node_modules frontend/build dist build
+	rm -rf $(VENV) $(SCANNER_VENV) $(STAMPS) $(WEB) frontend/node_modules frontend/build dist build

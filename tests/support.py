@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -64,6 +64,7 @@ class ServerProcess:
         cwd: Path | None = None,
         inherit_env: bool = True,
         start_timeout: float = 15.0,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
@@ -72,6 +73,7 @@ class ServerProcess:
         self.command = tuple(command)
         self.cwd = cwd
         self.start_timeout = start_timeout
+        self.preexec_fn = preexec_fn
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -96,6 +98,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env=self.env,
             cwd=self.cwd,
+            preexec_fn=self.preexec_fn,  # only resource limits, set by tests
         )
         log.close()
         wait_until(

@@ -76,6 +76,10 @@ class AcmeError(OnebinError):
     """An exchange with the CA failed; the message is one line fit for a log or status."""
 
 
+class OpenSSLError(OnebinError):
+    """OpenSSL cannot be configured as onebin requires; the server must not start."""
+
+
 class ListenError(OnebinError):
     """A port could not be bound (in use, or privileged without the capability)."""
 

@@ -22,6 +22,8 @@ POST_HEAD = b"POST /api/items HTTP/1.1\r\nHost: x\r\n"
 def server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("protocol") / "data"
     args = ("--header-timeout", "1", "--body-timeout", "1", "--max-connections", "200")
+    # One address opens all the sockets here: its own cap must not hide the global one.
+    args += ("--max-client-connections", "20000")
     with ServerProcess(data_dir, extra_args=args) as running:
         yield running
 
@@ -222,6 +224,84 @@ def test_ten_thousand_idle_connections_are_capped_and_server_recovers(server):
             sock.close()
     response = httpx.get(f"{server.url}/api/items", timeout=10)
     assert response.status_code == 200
+
+
+def closed_within(sock: socket.socket, seconds: float, *, drip: bytes = b"") -> bytes | None:
+    """What the server sent before closing, if it closed within ``seconds`` (dripping
+    ``drip`` every 0.2 s meanwhile); None if the connection was still open."""
+    sock.settimeout(0.2)
+    received = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if drip:
+                sock.sendall(drip)
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:  # reset while we were still sending: closed
+            return received
+        if not chunk:
+            return received
+        received += chunk
+    return None
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n12 bytes....",
+        b"GET /robots.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n12 bytes....",
+        POST_HEAD + b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na',
+        POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nabc",
+    ],
+    ids=["healthz", "static-file", "refused-write", "chunked"],
+)
+def test_a_body_that_never_finishes_is_cut_off_on_every_path(server, head):
+    """The handler answering without reading the body used to leave the connection
+    open for as long as the client trickled bytes (240 s seen)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head)
+        sent = closed_within(sock, 6, drip=b"x")
+    assert sent is not None, "the connection was still open 6 s after a 1 s body timeout"
+    assert sent.startswith(b"HTTP/1.1 ")  # answered (200, 401 or 408), then closed
+
+
+def test_blank_lines_between_requests_do_not_hold_a_connection(server):
+    """Each byte reset uvicorn's keep-alive timer; the head deadline still applies."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = read_response(sock)
+        assert split_response(first)[0] == 200
+        assert closed_within(sock, 6, drip=b"\r\n") is not None
+
+
+def test_websocket_upgrade_is_refused_with_json_400(server):
+    raw = raw_exchange(
+        server.port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    assert_json_refusal(raw, 400, "websocket_not_supported")
+
+
+def test_an_upgrade_onebin_does_not_speak_is_answered_as_http_1_1(server):
+    raw = raw_exchange(
+        server.port,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+    )
+    status, _, body = split_response(raw)
+    assert status == 200
+    assert json.loads(body) == {"status": "ok"}
+
+
+def test_a_trailing_slash_never_redirects_to_the_host_header(server):
+    raw = raw_exchange(server.port, b"GET /api/items/ HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+    status, headers, _ = split_response(raw)
+    assert status == 404
+    assert "location" not in headers
+    assert b"evil.example" not in raw
 
 
 header_bytes = st.binary(max_size=64)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
+import time
 
 import pytest
 
-from onebin.errors import OnebinError, StoreError
+from onebin.errors import ForeignDatabase, OnebinError, QueryTimeout, StoreError
+from onebin.store.connection import APPLICATION_ID
 from onebin.store.migrations import Migration, applied_versions
 from onebin.store.sqlite import SQLiteDatabase
 
@@ -117,3 +121,112 @@ def test_open_on_unwritable_path_is_a_one_line_error(tmp_path):
     blocker.write_text("not a dir")
     with pytest.raises(OnebinError, match="exists and is not a directory"):
         SQLiteDatabase(blocker / "db.sqlite3", [ONE]).open()
+
+
+SLOW = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 100000000) "
+    "SELECT count(*) FROM n"
+)
+
+
+def test_a_slow_query_is_stopped_at_its_deadline(tmp_path):
+    with SQLiteDatabase(tmp_path / "db.sqlite3", [ONE], query_timeout=0.3) as db:
+        for read in (db.read, db.lookup):
+            started = time.monotonic()
+            with pytest.raises(QueryTimeout):
+                asyncio.run(read(lambda c: c.execute(SLOW).fetchone()))
+            assert time.monotonic() - started < 2
+        # The connections are fine afterwards.
+        assert asyncio.run(db.read(lambda c: c.execute("SELECT 1").fetchone()[0])) == 1
+        assert db.read_sync(lambda c: c.execute("SELECT 1").fetchone()[0]) == 1
+
+
+def test_a_slow_read_runs_off_the_event_loop(tmp_path):
+    """While a search-like read runs, the loop keeps answering (here: ticking)."""
+    with SQLiteDatabase(tmp_path / "db.sqlite3", [ONE], query_timeout=0.5) as db:
+
+        async def measure() -> float:
+            loop = asyncio.get_running_loop()
+            read = asyncio.ensure_future(db.read(lambda c: c.execute(SLOW).fetchone()))
+            worst = 0.0
+            while not read.done():
+                before = loop.time()
+                await asyncio.sleep(0.005)
+                worst = max(worst, loop.time() - before)
+            with pytest.raises(QueryTimeout):
+                await read
+            return worst
+
+        assert asyncio.run(measure()) < 0.1
+
+
+def test_another_applications_database_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "theirs.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO invoices (total) VALUES (9.5)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(ForeignDatabase, match="another application"):
+        SQLiteDatabase(path, [ONE]).open()
+    assert path.read_bytes() == before  # not switched to WAL, no tables added
+    assert not (tmp_path / "theirs.sqlite3-wal").exists()
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    path.write_bytes(b"hello, not a database" * 100)
+    with pytest.raises(ForeignDatabase, match="not a SQLite database"):
+        SQLiteDatabase(path, [ONE]).open()
+
+
+def test_an_unmarked_database_made_by_an_earlier_onebin_is_adopted(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE schema_migrations (component TEXT, version INTEGER, name TEXT, "
+        "applied_at TEXT, PRIMARY KEY (component, version))"
+    )
+    conn.execute("INSERT INTO schema_migrations VALUES ('onebin', 1, 'tokens', 'then')")
+    conn.commit()
+    conn.close()
+    with SQLiteDatabase(path, [ONE]) as db:
+        assert db.read_sync(lambda c: c.execute("PRAGMA application_id").fetchone()[0]) == (
+            APPLICATION_ID
+        )
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    with SQLiteDatabase(path, [ONE, TWO]):
+        pass
+    with pytest.raises(StoreError, match="newer version"):
+        SQLiteDatabase(path, [ONE]).open()
+
+
+def test_files_are_private_whatever_the_umask(tmp_path):
+    data_dir = tmp_path / "data"
+    old = os.umask(0)
+    try:
+        with SQLiteDatabase(data_dir / "db.sqlite3", [ONE]) as db:
+            db.write_sync(lambda c: c.execute("INSERT INTO things (name) VALUES ('x')"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data_dir.iterdir()}
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert modes == {
+        "db.sqlite3": 0o600,
+        "db.sqlite3-wal": 0o600,
+        "db.sqlite3-shm": 0o600,
+        "db.sqlite3.write-lock": 0o600,
+    }
+
+
+def test_files_of_an_older_version_are_made_private(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    with SQLiteDatabase(path, [ONE]):
+        pass
+    os.chmod(path, 0o644)
+    with SQLiteDatabase(path, [ONE]):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600

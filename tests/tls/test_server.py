@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
 import warnings
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import trustme
 from cryptography import x509
 
-from tests.support import free_port, wait_until
+from onebin.tls.storage import CertificateStatus, CertificateStore
+from tests.support import free_port, raw_exchange, split_response, wait_until
+from tests.tls.certificates import issue
 from tests.tls.handshake import client_context, serial_of, served_serial
 from tests.tls.https_server import HttpsServer, acme_args, exchange, open_tls
 
@@ -161,6 +166,30 @@ def test_serve_with_failing_challenge_stays_up_and_reports(tmp_path, start_pebbl
         assert server.terminate() == 0
 
 
+def test_serve_reads_failure_history_before_its_first_order(tmp_path, pebble, http_port):
+    # A crash-looping predecessor failed five orders in the last ten minutes.
+    now = datetime.now(UTC)
+    failed = [now - timedelta(minutes=10 - 2 * n) for n in range(5)]
+    store = CertificateStore(tmp_path / "data", pebble.directory)
+    store.save_status(
+        "app.test",
+        CertificateStatus(
+            last_error="challenge failed: app.test: connection refused",
+            last_error_at=failed[-1].isoformat(),
+            failed_orders=tuple(moment.isoformat() for moment in failed),
+            consecutive_failures=5,
+        ),
+    )
+    with server_for(tmp_path, pebble, http_port) as server:
+        wait_until(lambda: "next order for app.test at" in server.log(), what=server.log())
+        assert "5 failed orders in the last 60 minutes" in server.log()
+        # Pebble would have issued at once: no order was even started.
+        assert store.load_account_key() is None
+        assert served_serial(server.https_port, pebble.root_pem()) is None
+        assert store.load_status("app.test").failed_orders == tuple(m.isoformat() for m in failed)
+        assert server.terminate() == 0
+
+
 def test_serve_two_processes_one_orders_both_serve(tmp_path, pebble, http_port):
     root = pebble.root_pem()
     # Pebble validates on the first process's port; either process may own the order.
@@ -200,4 +229,70 @@ def test_serve_with_workers_orders_once_and_every_worker_serves_it(tmp_path, peb
         # New connections land on either worker; every one presents the certificate.
         assert all(served_serial(server.https_port, root) == serial for _ in range(40))
         assert server.log().count("obtained") == 1
+        assert server.terminate() == 0
+
+
+def json_error(response: httpx.Response) -> str:
+    """The code of a body in the project's error shape."""
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    return body["error"]["code"]
+
+
+def test_serve_with_own_certificate_redirects_only_to_its_names(tmp_path):
+    issued = issue(tmp_path / "cert", "app.test", "www.app.test")
+    with HttpsServer(tmp_path / "data", http_port=free_port(), tls_args=issued.tls_args) as server:
+        base = f"https://{{}}:{server.https_port}"
+        kept = server.http("/a?b=1", host="WWW.app.test")
+        assert kept.status_code == 308
+        assert kept.headers["location"] == base.format("www.app.test") + "/a?b=1"
+        assert json_error(kept) == "https_required"
+        for host in ("evil.example", "evil.example:80", "app.test.evil.example", "[::1]"):
+            moved = server.http("/a?b=1", host=host)
+            assert moved.status_code == 308
+            assert moved.headers["location"] == base.format("app.test") + "/a?b=1"
+            assert "evil" not in moved.text
+        # HTTP/1.0 may leave out Host: the first name of the certificate.
+        status, headers, body = split_response(
+            raw_exchange(server.http_port, b"GET /x HTTP/1.0\r\n\r\n")
+        )
+        assert status == 308
+        assert headers["location"] == base.format("app.test") + "/x"
+        assert headers["content-type"] == "application/json"
+        assert b'"https_required"' in body
+        unknown = server.http("/.well-known/acme-challenge/unknown-token")
+        assert unknown.status_code == 404
+        assert json_error(unknown) == "no_such_challenge"
+        # A WebSocket handshake gets a JSON answer too, not a bare server error: the
+        # redirect, or the server's own refusal of WebSockets where it has one.
+        upgrade = (
+            b"GET /ws HTTP/1.1\r\nHost: evil.example\r\nConnection: Upgrade\r\n"
+            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        status, headers, body = split_response(raw_exchange(server.http_port, upgrade))
+        assert status in {308, 400}
+        assert headers["content-type"] == "application/json"
+        assert set(json.loads(body)["error"]) == {"code", "message"}
+        assert headers.get("location", base.format("app.test") + "/ws") == (
+            base.format("app.test") + "/ws"
+        )
+
+
+def test_serve_with_own_certificate_without_dns_names_refuses_to_redirect(tmp_path):
+    issued = issue(tmp_path / "cert", ips=("127.0.0.1",))
+    with HttpsServer(tmp_path / "data", http_port=free_port(), tls_args=issued.tls_args) as server:
+        for host in ("evil.example", "127.0.0.1"):
+            response = server.http("/api/items", host=host)
+            assert response.status_code == 421
+            assert "location" not in response.headers
+            assert json_error(response) == "no_https_name"
+        status, headers, body = split_response(
+            raw_exchange(server.http_port, b"GET / HTTP/1.0\r\n\r\n")
+        )
+        assert status == 421
+        assert "location" not in headers
+        assert b'"no_https_name"' in body
         assert server.terminate() == 0

@@ -80,3 +80,32 @@ def test_owner_lock_is_exclusive_until_released(tmp_path):
     first.release()
     assert second.try_acquire()
     second.release()
+
+
+def test_store_status_keeps_failure_history(tmp_path):
+    store = CertificateStore(tmp_path, LETS_ENCRYPT_PRODUCTION)
+    status = CertificateStatus(
+        failed_orders=("2026-01-01T00:00:00.250000+00:00", "2026-01-01T00:01:00+00:00"),
+        consecutive_failures=2,
+    )
+    store.save_status("app.test", status)
+    assert store.load_status("app.test") == status
+
+
+def test_store_status_ignores_fields_it_does_not_know(tmp_path):
+    store = CertificateStore(tmp_path, LETS_ENCRYPT_PRODUCTION)
+    store.save_status("app.test", CertificateStatus(renew_at="2026-01-01T00:00:00"))
+    path = store.root / "app.test.json"
+    path.write_text(path.read_text().replace("{", '{"from_a_newer_version": 1,', 1))
+    assert store.load_status("app.test") == CertificateStatus(renew_at="2026-01-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    "content", ["{not json", "[]", '{"failed_orders": [1, 2]}', '{"failed_orders": "abc"}']
+)
+def test_store_damaged_status_counts_as_missing(tmp_path, caplog, content):
+    store = CertificateStore(tmp_path, LETS_ENCRYPT_PRODUCTION)
+    store.save_status("app.test", CertificateStatus())
+    (store.root / "app.test.json").write_text(content)
+    assert store.load_status("app.test") == CertificateStatus()
+    assert "ignoring unreadable status file" in caplog.text

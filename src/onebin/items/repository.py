@@ -134,7 +134,10 @@ class SQLiteItemStore:
         if query.matches_nothing:
             return ItemPage(items=[], next_cursor=None, limit=query.limit)
         sql, params = build_list_sql(query)
-        rows = await self.db.read(lambda conn: conn.execute(sql, params).fetchall())
+        # A page in one of the indexed orders costs at most `limit` index steps and
+        # stays on the loop; a search can touch many rows and goes to a reader thread.
+        read = self.db.lookup if query.terms is None else self.db.read
+        rows = await read(lambda conn: conn.execute(sql, params).fetchall())
         items = [_item(row) for row in rows[: query.limit]]
         next_cursor = None
         if len(rows) > query.limit:

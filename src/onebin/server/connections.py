@@ -7,10 +7,9 @@ its client's (an IPv4 address, or an IPv6 /64; trusted proxies carry many client
 and are exempt from the per-client cap). A connection counts from the moment it is
 accepted, TLS handshake included.
 
-Deadlines (TLS handshake plus headers, then the body) are stored on each
-connection as a number and checked by one sweep every ``SWEEP_SECONDS``, which is
-cheaper on the hot path than a timer per request and exact enough for timeouts
-measured in seconds.
+Deadlines (request head, then body) are stored on each connection as a number and
+checked by one sweep every ``SWEEP_SECONDS``, which is cheaper on the hot path than
+a timer per request and exact enough for timeouts measured in seconds.
 """
 
 from __future__ import annotations
@@ -57,18 +56,22 @@ class ConnectionRegistry:
     def __init__(self, limits: ConnectionLimits, *, exempt: Callable[[str], bool]) -> None:
         self.limits = limits
         self.exempt = exempt
-        self.open: set[Expiring] = set()
+        self.admitted = 0
+        self.live: set[Expiring] = set()
         self._per_client: dict[str, int] = {}
         self._log = RepeatLimiter(logger, window=60.0)
 
-    def admit(self, connection: Expiring, address: str) -> str | None:
-        """Count ``connection`` in; the key to release it with. Raises ``Refused``."""
-        if len(self.open) >= self.limits.total:
+    def admit(self, address: str) -> str | None:
+        """Count a new connection from ``address`` in; the key to release it with.
+
+        Raises ``Refused`` when the process or the client is at its cap.
+        """
+        if self.admitted >= self.limits.total:
             self._log.log(
                 logging.WARNING,
                 "total",
-                f"connection cap reached: {len(self.open)} open; new connections get 503 "
-                "(raise --max-connections or the open-files limit)",
+                f"connection cap reached: {self.admitted} open; new connections get 503 "
+                "(--max-connections, or the open-files limit)",
             )
             raise Refused("too_many_connections", "the server is at its connection limit")
         key = None if self.exempt(address) else client_key(address)
@@ -85,11 +88,11 @@ class ConnectionRegistry:
                     "too_many_client_connections", "too many open connections from your address"
                 )
             self._per_client[key] = count + 1
-        self.open.add(connection)
+        self.admitted += 1
         return key
 
-    def release(self, connection: Expiring, key: str | None) -> None:
-        self.open.discard(connection)
+    def release(self, key: str | None) -> None:
+        self.admitted -= 1
         if key is None:
             return
         count = self._per_client.get(key, 0) - 1
@@ -99,7 +102,7 @@ class ConnectionRegistry:
             self._per_client.pop(key, None)
 
     def sweep(self, now: float) -> None:
-        for connection in [c for c in self.open if c.deadline is not None and c.deadline <= now]:
+        for connection in [c for c in self.live if c.deadline is not None and c.deadline <= now]:
             connection.expire()
 
     async def sweep_forever(self) -> None:

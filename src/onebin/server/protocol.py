@@ -1,21 +1,18 @@
 """uvicorn's HTTP protocol with the limits an Internet-facing server needs.
 
 uvicorn (with httptools) parses HTTP well but has no header-read timeout, no body
-timeout outside the handler, no cap on header size or on open connections, and
-accepts any ``Host`` and transfer coding. Without a proxy in front, those gaps are
-onebin's to close:
+timeout outside the handler, no cap on header size, and accepts any ``Host`` and
+transfer coding. Without a proxy in front, those gaps are onebin's to close:
 
-- every connection is admitted by the ``ConnectionRegistry`` (caps in total and
-  per client) the moment it is accepted, before any TLS handshake;
-- TLS is done here (``loop.start_tls``) rather than by the server, so a handshake
-  has a deadline and counts against the caps;
-- the handshake and the request head share one deadline (``header_timeout``), and
-  a request body must arrive within ``body_timeout`` whether or not the handler
-  reads it (a body trickling in after the answer used to keep a connection for
-  minutes, because every byte reset uvicorn's keep-alive timer);
+- the request head must arrive within ``header_timeout``, and a request body
+  within ``body_timeout`` whether or not the handler reads it (a body trickling in
+  after the answer used to keep a connection for minutes, because every byte reset
+  uvicorn's keep-alive timer);
 - ambiguous heads (smuggling material), WebSocket upgrades and oversized heads are
-  refused in the parser callbacks, before the app sees anything.
+  refused in the parser callbacks, before the app sees anything;
+- the client address comes from forwarding headers only behind a trusted proxy.
 
+Connections reach this protocol already admitted against the caps (``accept``).
 Every refusal is a JSON error like every other answer, with HSTS on HTTPS.
 
 This subclasses a uvicorn class that is not public API; the pinned uvicorn
@@ -35,7 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from onebin.http import ErrorBody, ErrorDetail
 from onebin.server.clients import TrustedProxies
-from onebin.server.connections import ConnectionRegistry, Refused
+from onebin.server.connections import ConnectionRegistry
 
 _HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:[0-9]{1,5})?")
 HSTS = b"max-age=31536000"
@@ -137,71 +134,35 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
         # work, where uvicorn's keep-alive timer and the database's deadlines apply.
         deadline: float | None = None
         _phase = "head"
-        _handshaking: asyncio.Task[None] | None = None
-        _admitted = False
-        _client_key: str | None = None
-        _started = False
+        # Set by the acceptor: the admission to give back when the connection ends.
+        client_key: str | None = None
+        _released = False
         _head_bytes = 0
         _refusal: Refusal | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            peer = transport.get_extra_info("peername")
-            address = peer[0] if isinstance(peer, tuple) else ""
-            try:
-                self._client_key = registry.admit(self, address)
-            except Refused as refused:
-                if tls is None:
-                    transport.write(error_bytes(503, refused.code, refused.message, retry_after=1))
-                transport.close()
-                return
-            self._admitted = True
+            registry.live.add(self)
             self._expect("head", limits.header_timeout)
-            if tls is None:
-                self._start(transport)
-            else:
-                self._handshaking = self.loop.create_task(self._handshake(transport))
-
-        async def _handshake(self, transport: asyncio.Transport) -> None:
-            try:
-                secure = await self.loop.start_tls(
-                    transport,
-                    self,
-                    tls,  # type: ignore[arg-type]
-                    server_side=True,
-                    ssl_handshake_timeout=limits.header_timeout,
-                )
-            except Exception:  # failed or timed out; start_tls has closed the connection
-                self._release()
-                return
-            if secure is None or secure.is_closing():
-                self._release()
-                return
-            self._start(secure)
-
-        def _start(self, transport: asyncio.Transport) -> None:
-            self._started = True
             super().connection_made(transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._release()
-            if self._started:
-                super().connection_lost(exc)
+            super().connection_lost(exc)
 
         def _expect(self, phase: str, seconds: float) -> None:
             self._phase = phase
             self.deadline = self.loop.time() + seconds
 
         def _release(self) -> None:
-            if self._admitted:
-                self._admitted = False
+            if not self._released:
+                self._released = True
                 self.deadline = None
-                registry.release(self, self._client_key)
+                registry.live.discard(self)
+                registry.release(self.client_key)
 
         def expire(self) -> None:
             """Called by the registry's sweep when the current phase's deadline passed."""
             self.deadline = None
-            if not self._started:
-                return  # still handshaking: start_tls's own timeout closes it
             if self._phase == "head":
                 self._refuse(Refusal(408, "header_timeout", "request headers took too long"))
             else:

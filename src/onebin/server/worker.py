@@ -32,6 +32,7 @@ from onebin.assets import assets_app
 from onebin.config import Settings
 from onebin.limiter import FailureLimiter
 from onebin.logs import RepeatLimiter
+from onebin.server.accept import Acceptor
 from onebin.server.clients import TrustedProxies
 from onebin.server.connections import ConnectionLimits, ConnectionRegistry
 from onebin.server.heartbeat import INTERVAL, Heartbeats
@@ -78,15 +79,42 @@ def uvicorn_config(app: ASGIApp, settings: Settings, listening: Listening) -> uv
 
 
 class Listener(uvicorn.Server):
-    """A uvicorn server on a socket bound beforehand, leaving signals to ``run_listeners``."""
+    """A uvicorn server on a socket bound beforehand, accepting through onebin's
+    ``Acceptor`` and leaving signals to ``run_listeners``."""
 
-    def __init__(self, config: uvicorn.Config, sock: socket.socket) -> None:
+    def __init__(self, config: uvicorn.Config, sock: socket.socket, listening: Listening) -> None:
         super().__init__(config)
         self.sock = sock
+        self.listening = listening
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup with the loop's server replaced by the ``Acceptor``."""
+        config = self.config
+        loop = asyncio.get_running_loop()
+
+        def make_protocol(client_key: str | None) -> asyncio.Protocol:
+            protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=loop,
+            )
+            protocol.client_key = client_key
+            return protocol
+
+        acceptor = Acceptor(
+            self.sock,
+            make_protocol,
+            self.listening.registry,
+            tls=self.listening.tls,
+            handshake_timeout=self.listening.limits.header_timeout,
+        )
+        self.servers = [acceptor]  # type: ignore[list-item]
+        self.started = True
 
 
 def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -172,7 +200,9 @@ def run_worker(
             where = f"https://{settings.host}:{settings.https_port}"
         else:
             listening = Listening(limits, registry, proxies)
-            listeners = [Listener(uvicorn_config(app, settings, listening), sockets.http)]
+            listeners = [
+                Listener(uvicorn_config(app, settings, listening), sockets.http, listening)
+            ]
             where = f"http://{settings.host}:{settings.port}"
         logger.info(
             "onebin serving %s on %s (data in %s)", spec.name, where, settings.data_dir.resolve()
@@ -217,6 +247,11 @@ def _https_listeners(
     assert sockets.https is not None
     tls = https_setup(app, settings)
     context: ssl.SSLContext = tls.context
-    https = uvicorn_config(tls.https_app, settings, Listening(limits, registry, proxies, context))
-    http = uvicorn_config(tls.http_app, settings, Listening(limits, registry, proxies))
-    return [Listener(https, sockets.https), Listener(http, sockets.http)], tls.manager
+    secure = Listening(limits, registry, proxies, context)
+    plain = Listening(limits, registry, proxies)
+    https = uvicorn_config(tls.https_app, settings, secure)
+    http = uvicorn_config(tls.http_app, settings, plain)
+    return [
+        Listener(https, sockets.https, secure),
+        Listener(http, sockets.http, plain),
+    ], tls.manager

@@ -10,11 +10,12 @@ shows it created (databases from before the mark existed).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
-from onebin.errors import DatabaseDamaged, ForeignDatabase
-from onebin.store.faults import SQLITE_CORRUPT, result_code
+from onebin.errors import DatabaseDamaged, DatabaseUnavailable, ForeignDatabase
+from onebin.store.faults import SQLITE_CORRUPT, SQLITE_NOTADB, result_code
 
 # "oneb" in ASCII: what `PRAGMA application_id` reads in every database onebin made.
 APPLICATION_ID = 0x6F6E6562
@@ -52,29 +53,47 @@ def check_owner(path: Path) -> None:
     except FileNotFoundError:
         return
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        if _is_onebins(path):
+            return
     except sqlite3.Error as error:
-        raise ForeignDatabase(f"{path} cannot be opened as a SQLite database: {error}") from None
-    try:
-        conn.execute("PRAGMA query_only = ON")
-        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if application_id == APPLICATION_ID:
-            return
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if application_id == 0 and (not tables or _made_by_onebin(conn, tables)):
-            return
-    except sqlite3.DatabaseError as error:
-        if result_code(error) == SQLITE_CORRUPT:
+        code = result_code(error)
+        if code == SQLITE_CORRUPT:
             raise DatabaseDamaged(
                 f"{path} is damaged ({error}); restore a backup with 'onebin restore PATH'"
             ) from None
-        raise ForeignDatabase(f"{path} is not a SQLite database ({error})") from None
-    finally:
-        conn.close()
+        if code == SQLITE_NOTADB:
+            raise ForeignDatabase(f"{path} is not a SQLite database ({error})") from None
+        raise DatabaseUnavailable(f"cannot open {path}: {_why_unopenable(path, error)}") from None
     raise ForeignDatabase(
         f"{path} belongs to another application (it is not a onebin database); "
         "onebin changes nothing in it: point --data-dir at a directory of its own"
     )
+
+
+def _is_onebins(path: Path) -> bool:
+    """Read (never write) whether the file carries onebin's mark or ledger."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            return True
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        return application_id == 0 and (not tables or _made_by_onebin(conn, tables))
+    finally:
+        conn.close()
+
+
+def _why_unopenable(path: Path, error: sqlite3.Error) -> str:
+    """SQLite says "unable to open database file"; say what the operator can fix."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return "Read-only file system"
+    except OSError:
+        pass
+    if not os.access(path.parent, os.W_OK):
+        return f"{path.parent} is not writable"
+    return str(error)
 
 
 def _made_by_onebin(conn: sqlite3.Connection, tables: set[str]) -> bool:

@@ -6,8 +6,9 @@ once):
 - ``lookup``: a read bounded by an index lookup (one row by its key) runs right on
   the calling thread, the event loop's, because a thread hop would cost more than
   the query;
-- ``read``: anything that can be slow (listing, search) runs on a reader thread;
-- ``write``: a single writer thread commits queued writes in groups (``writer``).
+- ``read``: anything that can be slow (search) runs on a reader thread;
+- ``write``: queued writes are committed in groups, the locks and the fsync on a
+  helper thread (``writer``).
 
 Every query has a deadline (``query_timeout``); a write that cannot start within
 ``write_timeout`` is dropped unrun. SQLite errors reach callers as the faults of
@@ -17,7 +18,6 @@ Every query has a deadline (``query_timeout``); a write that cannot start within
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import os
 import sqlite3
@@ -33,7 +33,7 @@ from onebin.store.files import PRIVATE_FILE, private_dir, private_file, tighten_
 from onebin.store.integrity import note_clean_close
 from onebin.store.migrations import Migration, apply_migrations
 from onebin.store.readers import ReaderPool
-from onebin.store.writer import GroupWriter
+from onebin.store.writer import GroupWriter, Transaction
 
 T = TypeVar("T")
 
@@ -44,9 +44,11 @@ class SQLiteDatabase:
     """SQLite file in the data directory, migrated on open.
 
     Contract: ``lookup``/``read`` functions must not write; ``write`` functions run
-    one at a time, in order, each inside its own savepoint of a group transaction,
-    and their result is returned only after that transaction's commit is durable
-    (per the ``synchronous`` setting). A write that raises leaves nothing behind.
+    one at a time, in order, on the event loop, each inside its own savepoint of a
+    group transaction, and their result is returned only after that transaction's
+    commit is durable (per the ``synchronous`` setting). A write that raises leaves
+    nothing behind. A write function must be short (a few indexed statements): it
+    runs on the event loop, under the query deadline.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class SQLiteDatabase:
         self.readers = readers
         self._watchdog: Watchdog | None = None
         self._writer: GroupWriter | None = None
+        self._transaction: Transaction | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None
         self._pool: ReaderPool | None = None
@@ -96,9 +99,10 @@ class SQLiteDatabase:
             reason = fault if fault is not exc else exc
             raise StoreError(f"cannot open database {self.path}: {reason}") from exc
         self._watchdog = Watchdog()
-        self._writer = GroupWriter(
-            self._write_conn, self._write_lock, self._watchdog, query_timeout=self.query_timeout
+        self._transaction = Transaction(
+            self._write_conn, self._write_lock, self._watchdog, self.query_timeout
         )
+        self._writer = GroupWriter(self._transaction)
         self._pool = ReaderPool(
             lambda: connect(self.path, synchronous=self.synchronous),
             self._watchdog,
@@ -117,6 +121,7 @@ class SQLiteDatabase:
             self._pool = None
         writer_done = self._writer.close(timeout) if self._writer is not None else True
         self._writer = None
+        self._transaction = None
         if self._write_conn is not None and writer_done:
             # Another process may hold the WAL; SQLite then checkpoints later anyway.
             with contextlib.suppress(sqlite3.Error):
@@ -170,25 +175,18 @@ class SQLiteDatabase:
             self.damage = str(error)
             raise
 
-    def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
-        if self._writer is None:
-            raise StoreError("database is not open")
-        return self._writer.submit(fn)
-
     def _timed_out(self, timeout: float) -> WriteTimeout:
         return WriteTimeout(
             f"the write could not start within {timeout:g}s: the database is busy; try again"
         )
 
     def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``write`` for callers without an event loop (the command line)."""
-        future = self._submit(fn)
-        try:
-            return future.result(self.write_timeout)
-        except concurrent.futures.TimeoutError:
-            if future.cancel():
-                raise self._timed_out(self.write_timeout) from None
-            return future.result()
+        """One write in its own transaction on the calling thread, for a process without
+        an event loop (the command line); never beside ``write`` in the same process."""
+        if self._transaction is None:
+            raise StoreError("database is not open")
+        result: T = self._transaction.once(fn, self.write_timeout)
+        return result
 
     async def write(
         self, fn: Callable[[sqlite3.Connection], T], *, timeout: float | None = None
@@ -198,24 +196,26 @@ class SQLiteDatabase:
         Once started, a write is seen through even if the caller is cancelled (a
         client that went away, a shutdown), so the answer and the disk agree.
         """
+        if self._writer is None:
+            raise StoreError("database is not open")
         limit = self.write_timeout if timeout is None else timeout
-        future = self._submit(fn)
-        waiter = asyncio.wrap_future(future)
+        write = self._writer.submit(fn)
+
+        def expire() -> None:
+            if not write.started and not write.future.done():
+                write.future.set_exception(self._timed_out(limit))
+
+        timer = asyncio.get_running_loop().call_later(limit, expire)
         try:
             try:
-                return await asyncio.wait_for(asyncio.shield(waiter), limit)
-            except TimeoutError:
-                if future.cancel():
-                    raise self._timed_out(limit) from None
-                return await asyncio.shield(waiter)
+                return await asyncio.shield(write.future)
             except asyncio.CancelledError:
-                if future.cancel():
+                if not write.started:
+                    write.future.cancel()
                     raise
-                return await asyncio.shield(waiter)
+                return await asyncio.shield(write.future)
         except DatabaseDamaged as error:
             self.damage = str(error)
             raise
-
-    @property
-    def writer_alive(self) -> bool:
-        return self._writer is not None and self._writer.alive
+        finally:
+            timer.cancel()

@@ -5,6 +5,11 @@ OpenSSL runs early in every handshake (with or without SNI), moves the connectio
 onto the newest certificate's context. Replacing that context is one attribute
 assignment, so a renewal affects the next handshake only: connections already
 established keep the context they started with and finish undisturbed.
+
+Both contexts are built by ``server_context``, and must be: OpenSSL copies the
+versions, cipher list, options, groups and ticket count into a connection from the
+context it starts on, but takes the certificate, DH and signature settings from the
+one the callback moves it to.
 """
 
 from __future__ import annotations
@@ -12,11 +17,43 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+from onebin.tls import openssl
+
+# Mozilla's "intermediate" profile, version 5.7 (https://wiki.mozilla.org/Security/Server_Side_TLS):
+# TLS 1.2 and 1.3, AEAD suites with forward secrecy only. TLS 1.3 suites are OpenSSL's
+# defaults, which are exactly the profile's three.
+MOZILLA_INTERMEDIATE_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-CHACHA20-POLY1305",
+    )
+)
+MOZILLA_INTERMEDIATE_GROUPS = "X25519:P-256:P-384"
+
 
 def server_context() -> ssl.SSLContext:
-    """TLS 1.2 or newer with OpenSSL's default ciphers; HTTP/1.1 is all uvicorn speaks."""
+    """A server context with Mozilla's intermediate profile; HTTP/1.1 is all uvicorn speaks.
+
+    Session tickets are off: their keys would live as long as the process and are
+    never rotated, so one leaked key would decrypt every past session that used it.
+    Clients choose among the suites (the profile's advice: all are strong, and a
+    phone without AES hardware does better with ChaCha20).
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_3
+    context.set_ciphers(MOZILLA_INTERMEDIATE_CIPHERS)
+    context.options |= ssl.OP_NO_TICKET
+    context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.num_tickets = 0
+    openssl.configure(context, groups=MOZILLA_INTERMEDIATE_GROUPS, auto_dh=True)
     context.set_alpn_protocols(["http/1.1"])
     return context
 

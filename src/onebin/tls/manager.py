@@ -3,8 +3,10 @@
 One background thread per process owns the loop and stops on an event. Every process
 picks up whatever certificate the cache holds, so several processes sharing a data
 directory all serve the newest one; only the process holding the store's owner lock
-talks to the CA. Failures are logged in one line and retried on a capped, jittered
-backoff; nothing here can stop the server from serving.
+talks to the CA. Failures are logged in one line and retried on the schedule of
+``policy.RetrySchedule``, whose memory of recent failures lives in the status file so
+that a restart or a change of owner cannot order sooner; nothing here can stop the
+server from serving.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from onebin.config import Settings
 from onebin.errors import AcmeError
 from onebin.tls.acme_client import AcmeIssuer
 from onebin.tls.context import SwappableContext
-from onebin.tls.policy import Backoff, is_servable, renewal_time, seconds_until
+from onebin.tls.policy import RetrySchedule, is_servable, renewal_time, seconds_until
 from onebin.tls.storage import CertificateStore, StoredCertificate
 
 logger = logging.getLogger("onebin.tls")
@@ -35,7 +37,7 @@ OWNER_INTERVAL = 3600.0
 FOLLOWER_INTERVAL = 2.0
 # How long to wait before asking again after a CA failed to answer a renewal-info request.
 ARI_RETRY = timedelta(hours=1)
-DEFAULT_BACKOFF = Backoff()
+DEFAULT_SCHEDULE = RetrySchedule()
 
 
 def utc_now() -> datetime:
@@ -44,6 +46,23 @@ def utc_now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _precise(moment: datetime) -> str:
+    """For failure times: truncating to seconds could date a failure before the CA's."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A stored ISO time, or None for none or an unreadable one."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        logger.warning("ignoring unreadable time %r in the certificate status", text)
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -69,7 +88,7 @@ class CertificateManager:
         *,
         clock: Callable[[], datetime] = utc_now,
         jitter: Callable[[], float] = random.random,
-        backoff: Backoff = DEFAULT_BACKOFF,
+        schedule: RetrySchedule = DEFAULT_SCHEDULE,
         follower_interval: float = FOLLOWER_INTERVAL,
     ) -> None:
         self.domains = tuple(domains)
@@ -79,9 +98,15 @@ class CertificateManager:
         self.context = context
         self.clock = clock
         self.jitter = jitter
-        self.backoff = backoff
+        self.schedule = schedule
         self.follower_interval = follower_interval
-        self._failures = 0
+        # Failures outside an order (reading the cache, taking the lock): not the CA's business.
+        self._errors = 0
+        # What this process knows of failed orders even if writing the status failed.
+        self._failed_at: set[datetime] = set()
+        self._consecutive = 0
+        self._planned: datetime | None = None
+        self._announced_wait: datetime | None = None
         self._loaded: tuple[int, int, int] | None = None
         self._renewal_info: _RenewalInfo | None = None
         self._stop = threading.Event()
@@ -104,9 +129,10 @@ class CertificateManager:
             while not self._stop.is_set():
                 try:
                     delay = self.step()
+                    self._errors = 0
                 except Exception:
-                    self._failures += 1
-                    delay = self.backoff.delay(self._failures, self.jitter())
+                    self._errors += 1
+                    delay = self.schedule.delay(self._errors, self.jitter())
                     logger.exception("certificate maintenance failed; retrying in %.0fs", delay)
                 self._stop.wait(delay)
         finally:
@@ -179,37 +205,84 @@ class CertificateManager:
         return _RenewalInfo(stored.serial, suggested, ask_again)
 
     def _order(self, now: datetime) -> float:
+        """Order a certificate unless the retry schedule says to wait; the next delay."""
+        failed_at, consecutive, planned = self._failure_record()
+        limited = self.schedule.earliest_order(failed_at)
+        ready = max((m for m in (planned, limited) if m is not None), default=None)
+        if ready is not None and now < ready:
+            if ready != self._announced_wait:
+                self._announced_wait = ready
+                logger.info(
+                    "next order for %s at %s (%d failed orders in the last %.0f minutes)",
+                    ", ".join(self.domains),
+                    _iso(ready),
+                    len(self.schedule.keep(failed_at, now)),
+                    self.schedule.window / timedelta(minutes=1),
+                )
+            return seconds_until(ready, now, at_most=OWNER_INTERVAL)
         started = time.monotonic()
         try:
             issued = self.issuer.issue(self.domains)
         except AcmeError as error:
-            self._failures += 1
-            delay = self.backoff.delay(self._failures, self.jitter())
-            logger.warning(
-                "no certificate for %s: %s (failure %d; retrying in %.0fs)",
-                ", ".join(self.domains),
-                error,
-                self._failures,
-                delay,
-            )
-            self._record(
-                last_error=str(error),
-                last_error_at=_iso(now),
-                next_attempt=_iso(now + timedelta(seconds=delay)),
-            )
-            return delay
-        self._failures = 0
+            return self._failed(str(error), failed_at, consecutive)
+        except Exception as error:
+            # A bug or a surprise from the ACME library: the order may still have
+            # reached the CA, so it counts like any other failure.
+            logger.exception("ordering a certificate for %s failed", ", ".join(self.domains))
+            return self._failed(f"{type(error).__name__}: {error}", failed_at, consecutive)
+        self._consecutive = 0
+        self._planned = None
         self.store.save_certificate(self.name, issued.chain_pem, issued.key_pem)
         logger.info(
             "certificate for %s obtained in %.1fs",
             ", ".join(self.domains),
             time.monotonic() - started,
         )
-        self._record(next_attempt=None)
+        # The failure times stay: they still count against the CA's hourly limit.
+        self._record(next_attempt=None, consecutive_failures=0)
         self.pick_up()
         return 0.0
 
-    def _record(self, **changes: str | None) -> None:
+    def _failure_record(self) -> tuple[list[datetime], int, datetime | None]:
+        """Failed orders, consecutive failures and the planned retry: the store's and ours.
+
+        Read before every order, so a new process, or one that has just become the
+        owner, follows the history its predecessors left.
+        """
+        status = self.store.load_status(self.name)
+        stored = {_moment(text) for text in status.failed_orders}
+        failed_at = sorted({m for m in stored if m is not None} | self._failed_at)
+        consecutive = max(status.consecutive_failures, self._consecutive)
+        planned = [m for m in (_moment(status.next_attempt), self._planned) if m is not None]
+        return failed_at, consecutive, max(planned, default=None)
+
+    def _failed(self, error: str, failed_at: list[datetime], consecutive: int) -> float:
+        """Remember a failed order, in memory first, then in the status file."""
+        now = self.clock()  # the end of the order: never earlier than the CA's failure
+        failed_at = self.schedule.keep([*failed_at, now], now)
+        consecutive += 1
+        retry = self.schedule.next_attempt(failed_at, consecutive, self.jitter())
+        self._failed_at = set(failed_at)
+        self._consecutive = consecutive
+        self._planned = self._announced_wait = retry
+        delay = (retry - now) / timedelta(seconds=1)
+        logger.warning(
+            "no certificate for %s: %s (failure %d; retrying in %.0fs)",
+            ", ".join(self.domains),
+            error,
+            consecutive,
+            delay,
+        )
+        self._record(
+            last_error=error,
+            last_error_at=_iso(now),
+            next_attempt=_iso(retry),
+            failed_orders=tuple(_precise(moment) for moment in failed_at),
+            consecutive_failures=consecutive,
+        )
+        return seconds_until(retry, now, at_most=OWNER_INTERVAL)
+
+    def _record(self, **changes: str | int | tuple[str, ...] | None) -> None:
         status = self.store.load_status(self.name)
         updated = replace(status, **changes)
         if updated != status:

@@ -6,6 +6,7 @@ so every rule is a plain function with unit tests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,18 +15,27 @@ RENEW_AT_FRACTION = 2 / 3
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Retry schedule after a failed order: ``base * 2**failures``, capped, with jitter.
+class RetrySchedule:
+    """When to order again after failed orders: a jittered doubling backoff under a hard limit.
 
-    Starts at a minute so a misconfigured server stays well inside Let's Encrypt's
-    limit of five failed validations per hostname and hour.
+    Let's Encrypt allows 5 failed validations per account, hostname and hour; a 6th
+    is refused and counts against the account. The backoff alone (a minute, doubling)
+    would start the 6th order 15-31 minutes after the first failure, so a second rule
+    caps it: never more than ``limit`` failed orders in any ``window``. Every failed
+    order counts, whatever failed (an unreachable CA or a rate limit included), which
+    overcounts the CA's validation failures and so errs on the safe side.
+
+    The rule holds across restarts only if the failure times survive them: callers
+    persist ``keep(...)``'s list and read it back before their first order.
     """
 
     base: float = 60.0
     cap: float = 6 * 3600.0
+    limit: int = 5
+    window: timedelta = timedelta(hours=1)
 
     def delay(self, failures: int, jitter: float) -> float:
-        """Seconds to wait after ``failures`` consecutive failures (at least 1).
+        """Seconds of backoff after ``failures`` consecutive failures (at least 1).
 
         ``jitter`` in [0, 1) spreads the delay over its upper half so that several
         servers that failed together do not retry together.
@@ -33,6 +43,38 @@ class Backoff:
         exponent = min(max(failures - 1, 0), 62)
         ceiling = min(self.cap, self.base * 2**exponent)
         return ceiling / 2 + ceiling / 2 * jitter
+
+    def earliest_order(self, failed_at: Sequence[datetime]) -> datetime | None:
+        """The first moment an order keeps within the limit, or None if any moment does.
+
+        With ``limit`` failures on record, the next order may start only once the
+        oldest of the last ``limit`` has left the window: then, should it fail too,
+        no window holds more than ``limit`` failures.
+        """
+        recent = sorted(failed_at)[-self.limit :]
+        if len(recent) < self.limit:
+            return None
+        return recent[0] + self.window
+
+    def next_attempt(
+        self, failed_at: Sequence[datetime], consecutive: int, jitter: float
+    ) -> datetime:
+        """When to order again after the latest of ``failed_at`` (not empty).
+
+        The later of the backoff after ``consecutive`` failures and ``earliest_order``;
+        a wait set by the limit is spread over a further ``base`` seconds with the
+        same ``jitter``.
+        """
+        latest = max(failed_at)
+        backoff = latest + timedelta(seconds=self.delay(consecutive, jitter))
+        limited = self.earliest_order(failed_at)
+        if limited is None:
+            return backoff
+        return max(backoff, limited + timedelta(seconds=self.base * jitter))
+
+    def keep(self, failed_at: Sequence[datetime], now: datetime) -> list[datetime]:
+        """The failure times worth storing: those that can still limit an order, oldest first."""
+        return sorted(moment for moment in failed_at if moment > now - self.window)[-self.limit :]
 
 
 def renewal_time(

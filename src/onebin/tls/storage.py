@@ -96,12 +96,17 @@ class StoredCertificate:
         return str(names[0].value) if names else self.leaf.issuer.rfc4514_string()
 
     @property
-    def domains(self) -> frozenset[str]:
+    def dns_names(self) -> tuple[str, ...]:
+        """The DNS names of the subjectAltName, in the certificate's order."""
         try:
             extension = self.leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         except x509.ExtensionNotFound:
-            return frozenset()
-        return frozenset(extension.value.get_values_for_type(x509.DNSName))
+            return ()
+        return tuple(extension.value.get_values_for_type(x509.DNSName))
+
+    @property
+    def domains(self) -> frozenset[str]:
+        return frozenset(self.dns_names)
 
 
 def read_certificate(path: Path) -> StoredCertificate | None:
@@ -122,12 +127,34 @@ def read_certificate(path: Path) -> StoredCertificate | None:
 
 @dataclass(frozen=True)
 class CertificateStatus:
-    """What the owner last did for a certificate; times are ISO 8601 UTC strings."""
+    """What the owner last did for a certificate; times are ISO 8601 UTC strings.
+
+    ``failed_orders`` (the recent failures, oldest first), ``consecutive_failures``
+    and ``next_attempt`` are the retry schedule's memory: a restarted process, or
+    another one taking over as owner, reads them before its first order so that
+    no restart can bring an order forward.
+    """
 
     renew_at: str | None = None
     last_error: str | None = None
     last_error_at: str | None = None
     next_attempt: str | None = None
+    failed_orders: tuple[str, ...] = ()
+    consecutive_failures: int = 0
+
+    @classmethod
+    def from_json(cls, data: bytes) -> CertificateStatus:
+        """Parse a status file; fields this version does not know are ignored."""
+        fields = json.loads(data)
+        if not isinstance(fields, dict):
+            raise ValueError("not a JSON object")
+        known = {name: fields[name] for name in cls.__dataclass_fields__ if name in fields}
+        failed = known.get("failed_orders", [])
+        if not isinstance(failed, list) or not all(isinstance(m, str) for m in failed):
+            raise ValueError("failed_orders is not a list of times")
+        if not isinstance(known.get("consecutive_failures", 0), int):
+            raise ValueError("consecutive_failures is not a number")
+        return cls(**{**known, "failed_orders": tuple(failed)})
 
 
 class OwnerLock:
@@ -187,8 +214,16 @@ class CertificateStore:
         write_atomic(self.certificate_path(name), bundle, mode=SECRET_MODE)
 
     def load_status(self, name: str) -> CertificateStatus:
-        data = _read(self.root / f"{name}.json")
-        return CertificateStatus(**json.loads(data)) if data else CertificateStatus()
+        """The saved status; a damaged file counts as missing, with one log line."""
+        path = self.root / f"{name}.json"
+        data = _read(path)
+        if not data:
+            return CertificateStatus()
+        try:
+            return CertificateStatus.from_json(data)
+        except (ValueError, TypeError) as error:
+            logger.warning("ignoring unreadable status file %s: %s", path, error)
+            return CertificateStatus()
 
     def save_status(self, name: str, status: CertificateStatus) -> None:
         data = json.dumps(asdict(status), indent=2).encode()
