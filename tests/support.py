@@ -82,7 +82,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)  # onebin makes data_dir
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [

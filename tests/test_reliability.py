@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ import msgspec
 import pytest
 
 from tests.load import WriterLog, run_writers, soak
+from tests.seed import seed_items
 from tests.support import ONEBIN, ServerProcess, make_token, split_response, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -192,3 +194,64 @@ def test_soak_mixed_load_has_no_errors_and_flat_memory(tmp_path):
     assert result.requests > 1000
     assert result.errors == 0
     assert result.rss_end_kib - result.rss_start_kib < 16 * 1024, "RSS grew by more than 16 MiB"
+
+
+def test_backup_finishes_under_steady_writes(tmp_path):
+    """The old backup restarted its copy at every commit: under 8 writers a 60 MB file
+    took two minutes, a larger one never finished. One snapshot does not restart."""
+    data_dir = tmp_path / "data"
+    seed_items(data_dir, 40_000, describe=lambda i: f"filler text {i} " * 60)
+    token = make_token(data_dir)
+    server = ServerProcess(data_dir).start()
+    log, stop = WriterLog(), threading.Event()
+    copy = tmp_path / "copy.sqlite3"
+    try:
+        threads = run_writers(server.url, token, log, clients=8, stop=stop, prefix="u")
+        wait_until(lambda: log.count() >= 200, timeout=60, what="writers under way")
+        acked_before = set(log.acknowledged)
+        started = time.monotonic()
+        made = subprocess.run(
+            [*ONEBIN, "backup", str(copy), "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        took = time.monotonic() - started
+        assert made.returncode == 0, made.stderr
+        written_during = log.count() - len(acked_before)
+    finally:
+        stop.set()
+        server.stop()
+    for thread in threads:
+        thread.join(timeout=15)
+    in_copy = rows(copy)
+    assert acked_before <= set(in_copy)
+    assert len(in_copy) >= 40_000
+    report("backup_under_load", {"seconds": round(took, 2), "writes_meanwhile": written_during})
+
+
+def test_scheduled_backups_are_verified_and_pruned(tmp_path):
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir)
+    args = ("--backup-every", "1s", "--backup-keep", "2")
+    server = ServerProcess(data_dir, extra_args=args).start()
+    log, stop = WriterLog(), threading.Event()
+    try:
+        threads = run_writers(server.url, token, log, clients=2, stop=stop, prefix="s")
+        wait_until(
+            lambda: server.log().count("backup written and verified") >= 4,
+            timeout=60,
+            what="four scheduled backups",
+        )
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+        assert "removed old backup" in server.log()
+    finally:
+        stop.set()
+        server.stop()
+    kept = sorted((data_dir / "backups").glob("onebin-*.sqlite3"))
+    assert len(kept) == 2
+    older, newer = (set(rows(path)) for path in kept)  # rows() runs integrity_check
+    assert older <= newer
+    assert all(path.stat().st_mode & 0o077 == 0 for path in kept)  # private, like the data
