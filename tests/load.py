@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def run_writers(
     for thread in threads:
         thread.start()
     return threads
+
+
+@contextmanager
+def writing(url: str, token: str, *, clients: int, prefix: str) -> Iterator[WriterLog]:
+    """Writers posting until the block ends (or the server dies); their log of acks."""
+    log, stop = WriterLog(), threading.Event()
+    threads = run_writers(url, token, log, clients=clients, stop=stop, prefix=prefix)
+    try:
+        yield log
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
 
 
 def rss_kib(pid: int) -> int:

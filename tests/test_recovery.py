@@ -22,6 +22,15 @@ def onebin(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ONEBIN, *argv], capture_output=True, text=True, timeout=120)
 
 
+def refused_start(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``onebin serve`` that is expected to stop at start: exit 1, one line, no traceback."""
+    result = onebin("serve", "--port", "0", "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("onebin:")]) == 1
+    return result
+
+
 def names(path: Path) -> set[str]:
     conn = sqlite3.connect(path)
     try:
@@ -72,18 +81,9 @@ def test_serve_refuses_a_damaged_file_in_one_line_naming_restore(tmp_path):
     data_dir = tmp_path / "data"
     seed_items(data_dir, 3000, describe=lambda i: "text " * 80)
     damage(data_dir / DB)
-    result = subprocess.run(
-        [*ONEBIN, "serve", "--port", "0", "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("onebin:")]
-    assert len(errors) == 1
-    assert "damaged" in errors[0]
-    assert "onebin restore" in errors[0]
-    assert "Traceback" not in result.stderr
+    result = refused_start(data_dir)
+    assert "damaged" in result.stderr
+    assert "onebin restore" in result.stderr
 
 
 def test_check_reports_damage_and_intact_files(tmp_path):
@@ -166,14 +166,6 @@ def test_another_applications_database_is_refused_before_anything_changes(tmp_pa
     conn.commit()
     conn.close()
     before = theirs.read_bytes()
-    result = subprocess.run(
-        [*ONEBIN, "serve", "--port", "0", "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert "another application" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "another application" in refused_start(data_dir).stderr
     assert theirs.read_bytes() == before
     assert not (data_dir / f"{DB}-wal").exists()

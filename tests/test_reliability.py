@@ -11,7 +11,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.load import WriterLog, run_writers, soak
+from tests.load import soak, writing
 from tests.seed import seed_items
 from tests.support import ONEBIN, ServerProcess, make_token, split_response, wait_until
 
@@ -52,18 +51,13 @@ def test_sigkill_under_concurrent_writes_loses_no_acknowledged_item(tmp_path, ki
     data_dir = tmp_path / "data"
     token = make_token(data_dir)
     server = ServerProcess(data_dir).start()
-    log, stop = WriterLog(), threading.Event()
     try:
-        threads = run_writers(server.url, token, log, clients=8, stop=stop, prefix="k")
-        wait_until(lambda: log.count() >= kill_after, timeout=60, what=f"{kill_after} acks")
-        server.kill()
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
+        with writing(server.url, token, clients=8, prefix="k") as log:
+            wait_until(lambda: log.count() >= kill_after, timeout=60, what=f"{kill_after} acks")
+            server.kill()
         server.start()
         found = rows(data_dir)
     finally:
-        stop.set()
         server.stop()
     missing = set(log.acknowledged) - set(found)
     assert not missing, f"{len(missing)} acknowledged items lost"
@@ -127,23 +121,21 @@ def test_backup_under_write_load_is_consistent_and_restore_refuses_running_serve
     data_dir = tmp_path / "data"
     token = make_token(data_dir)
     server = ServerProcess(data_dir).start()
-    log, stop = WriterLog(), threading.Event()
     copy = tmp_path / "backups" / "copy.sqlite3"
     try:
-        threads = run_writers(server.url, token, log, clients=4, stop=stop, prefix="b")
-        wait_until(lambda: log.count() >= 100, timeout=60, what="100 acks before backup")
-        acked_before = set(log.acknowledged)
-        made = onebin("backup", str(copy), "--data-dir", str(data_dir))
-        assert made.returncode == 0, made.stderr
-        wait_until(lambda: log.count() >= len(acked_before) + 50, timeout=60, what="writes after")
-        refused = onebin("restore", str(copy), "--data-dir", str(data_dir))
-        assert refused.returncode == 1
-        assert "in use by a running onebin process" in refused.stderr
+        with writing(server.url, token, clients=4, prefix="b") as log:
+            wait_until(lambda: log.count() >= 100, timeout=60, what="100 acks before backup")
+            acked_before = set(log.acknowledged)
+            made = onebin("backup", str(copy), "--data-dir", str(data_dir))
+            assert made.returncode == 0, made.stderr
+            wait_until(
+                lambda: log.count() >= len(acked_before) + 50, timeout=60, what="writes after"
+            )
+            refused = onebin("restore", str(copy), "--data-dir", str(data_dir))
+            assert refused.returncode == 1
+            assert "in use by a running onebin process" in refused.stderr
     finally:
-        stop.set()
         server.stop()
-    for thread in threads:
-        thread.join(timeout=15)
     in_copy = rows(copy)
     assert acked_before <= set(in_copy)
     assert len(in_copy) < log.count()  # a snapshot, not the later state
@@ -203,27 +195,18 @@ def test_backup_finishes_under_steady_writes(tmp_path):
     seed_items(data_dir, 40_000, describe=lambda i: f"filler text {i} " * 60)
     token = make_token(data_dir)
     server = ServerProcess(data_dir).start()
-    log, stop = WriterLog(), threading.Event()
     copy = tmp_path / "copy.sqlite3"
     try:
-        threads = run_writers(server.url, token, log, clients=8, stop=stop, prefix="u")
-        wait_until(lambda: log.count() >= 200, timeout=60, what="writers under way")
-        acked_before = set(log.acknowledged)
-        started = time.monotonic()
-        made = subprocess.run(
-            [*ONEBIN, "backup", str(copy), "--data-dir", str(data_dir)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        took = time.monotonic() - started
-        assert made.returncode == 0, made.stderr
-        written_during = log.count() - len(acked_before)
+        with writing(server.url, token, clients=8, prefix="u") as log:
+            wait_until(lambda: log.count() >= 200, timeout=60, what="writers under way")
+            acked_before = set(log.acknowledged)
+            started = time.monotonic()
+            made = onebin("backup", str(copy), "--data-dir", str(data_dir))  # 120 s at most
+            took = time.monotonic() - started
+            assert made.returncode == 0, made.stderr
+            written_during = log.count() - len(acked_before)
     finally:
-        stop.set()
         server.stop()
-    for thread in threads:
-        thread.join(timeout=15)
     in_copy = rows(copy)
     assert acked_before <= set(in_copy)
     assert len(in_copy) >= 40_000
@@ -235,20 +218,15 @@ def test_scheduled_backups_are_verified_and_pruned(tmp_path):
     token = make_token(data_dir)
     args = ("--backup-every", "1s", "--backup-keep", "2")
     server = ServerProcess(data_dir, extra_args=args).start()
-    log, stop = WriterLog(), threading.Event()
     try:
-        threads = run_writers(server.url, token, log, clients=2, stop=stop, prefix="s")
-        wait_until(
-            lambda: server.log().count("backup written and verified") >= 4,
-            timeout=60,
-            what="four scheduled backups",
-        )
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
+        with writing(server.url, token, clients=2, prefix="s"):
+            wait_until(
+                lambda: server.log().count("backup written and verified") >= 4,
+                timeout=60,
+                what="four scheduled backups",
+            )
         assert "removed old backup" in server.log()
     finally:
-        stop.set()
         server.stop()
     kept = sorted((data_dir / "backups").glob("onebin-*.sqlite3"))
     assert len(kept) == 2

@@ -6,7 +6,8 @@ import pytest
 import trustme
 
 from onebin.config import LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING
-from onebin.tls.storage import CertificateStatus, CertificateStore, OwnerLock, write_atomic
+from onebin.store.lock import OwnerLock
+from onebin.tls.storage import CertificateStatus, CertificateStore, write_atomic
 
 
 def test_store_staging_and_production_never_share_a_directory(tmp_path):

@@ -1,11 +1,16 @@
-"""An advisory lock on the data directory, so offline operations know a server is up.
+"""Advisory locks: on the data directory, and on a duty only one process performs.
 
+``DataDirLock``: so offline operations know a server is up.
 Servers and commands hold it shared (several may share a data directory); ``restore``
 needs it exclusive and refuses at once rather than replacing a database under a
 running server. A shared holder first tries for a moment of exclusivity: the first
 process to arrive knows it is ``alone``, which is when it is safe to finish an
-interrupted restore or check a file that was not closed cleanly. ``flock`` locks
-vanish with the process, so a crash never leaves a stale one.
+interrupted restore or check a file that was not closed cleanly.
+
+``OwnerLock``: of several processes sharing a data directory, the one that talks to
+the CA, or takes the scheduled backups; when it dies another one takes over.
+
+``flock`` locks vanish with the process, so a crash never leaves a stale one.
 """
 
 from __future__ import annotations
@@ -76,3 +81,28 @@ def _try(fd: int, mode: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+class OwnerLock:
+    """An exclusive, non-blocking lock on a file, released by the kernel if the holder dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._descriptor: int | None = None
+
+    def try_acquire(self) -> bool:
+        """True if this process holds the lock (now or already)."""
+        if self._descriptor is not None:
+            return True
+        private_dir(self.path.parent)
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        if not _try(descriptor, fcntl.LOCK_EX):
+            os.close(descriptor)
+            return False
+        self._descriptor = descriptor
+        return True
+
+    def release(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None

@@ -10,9 +10,7 @@ after a new one was written and verified.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +20,7 @@ from pathlib import Path
 
 from onebin.errors import OnebinError
 from onebin.store.backup import backup
-from onebin.store.files import PRIVATE_FILE, private_dir
+from onebin.store.lock import OwnerLock
 
 logger = logging.getLogger("onebin.backup")
 
@@ -67,7 +65,7 @@ class BackupScheduler:
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock_fd: int | None = None
+        self._owner = OwnerLock(self.directory / "owner.lock")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="onebin-backups", daemon=True)
@@ -77,9 +75,7 @@ class BackupScheduler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._owner.release()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -90,21 +86,9 @@ class BackupScheduler:
                 delay = RETRY_AFTER_FAILURE.total_seconds()
             self._stop.wait(delay)
 
-    def _own(self) -> bool:
-        if self._lock_fd is None:
-            private_dir(self.directory)
-            fd = os.open(self.directory / "owner.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return False
-            self._lock_fd = fd
-        return True
-
     def step(self) -> float:
         """Take a backup if one is due; the seconds until the next look."""
-        if not self._own():
+        if not self._owner.try_acquire():
             return FOLLOWER_INTERVAL
         names = [path.name for path in self.directory.iterdir()]
         taken = [moment for name in names if (moment := taken_at(name)) is not None]

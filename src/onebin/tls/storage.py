@@ -17,7 +17,6 @@ pair a new chain with an old key. Only the holder of ``owner.lock`` writes.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -31,6 +30,8 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+
+from onebin.store.lock import OwnerLock
 
 SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -155,32 +156,6 @@ class CertificateStatus:
         if not isinstance(known.get("consecutive_failures", 0), int):
             raise ValueError("consecutive_failures is not a number")
         return cls(**{**known, "failed_orders": tuple(failed)})
-
-
-class OwnerLock:
-    """An exclusive, non-blocking lock on a file, released by the kernel if the holder dies."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._descriptor: int | None = None
-
-    def try_acquire(self) -> bool:
-        if self._descriptor is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, SECRET_MODE)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            return False
-        self._descriptor = descriptor
-        return True
-
-    def release(self) -> None:
-        if self._descriptor is not None:
-            os.close(self._descriptor)
-            self._descriptor = None
 
 
 def directory_key(directory_url: str) -> str:
