@@ -14,7 +14,6 @@ deadline. A handshake that fails or times out gives its place back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import socket
@@ -23,6 +22,7 @@ from collections.abc import Callable
 
 from onebin.logs import RepeatLimiter
 from onebin.server.connections import ConnectionRegistry, Refused
+from onebin.server.listen import LINGERING_DESCRIPTORS
 from onebin.server.protocol import error_bytes
 
 logger = logging.getLogger("onebin")
@@ -30,6 +30,10 @@ logger = logging.getLogger("onebin")
 ACCEPT_BATCH = 256
 # After accept() fails for want of descriptors, wait this long before trying again.
 DESCRIPTORS_PAUSE = 0.5
+# A refused connection is read until the client closes, for at most LINGER seconds
+# and LINGERING_DESCRIPTORS at a time: closing a socket with its request unread sends
+# a reset, and a reset makes the client drop the 503 it has not read yet.
+LINGER = 1.0
 
 Guarded = Callable[[str | None], asyncio.Protocol]
 
@@ -53,6 +57,7 @@ class Acceptor:
         self.tls = tls
         self.handshake_timeout = handshake_timeout
         self.handshaking: set[asyncio.Task[None]] = set()
+        self.lingering: dict[socket.socket, int] = {}  # refused connection -> its descriptor
         self._log = RepeatLimiter(logger, window=60.0)
         self._serving = False
         sock.setblocking(False)
@@ -67,6 +72,8 @@ class Acceptor:
         if self._serving:
             self._serving = False
             self.loop.remove_reader(self.sock.fileno())
+        for conn in list(self.lingering):
+            self._let_go(conn)
 
     async def wait_closed(self) -> None:
         """Like ``asyncio.Server.wait_closed``: nothing to wait for once closed."""
@@ -110,10 +117,38 @@ class Acceptor:
             self.registry.release(key)
 
     def _refuse(self, conn: socket.socket, refused: Refused) -> None:
-        with contextlib.suppress(OSError), conn:
-            if self.tls is None:  # a TLS client could not read a plain answer
-                conn.setblocking(False)
-                conn.send(error_bytes(503, refused.code, refused.message, retry_after=1))
+        if self.tls is not None:  # a TLS client could not read a plain answer
+            conn.close()
+            return
+        try:
+            conn.setblocking(False)
+            conn.send(error_bytes(503, refused.code, refused.message, retry_after=1))
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.close()
+            return
+        if len(self.lingering) >= LINGERING_DESCRIPTORS:  # a flood: the answer goes out as is
+            conn.close()
+            return
+        self.lingering[conn] = conn.fileno()
+        self.loop.add_reader(conn.fileno(), self._drain, conn)
+        self.loop.call_later(LINGER, self._let_go, conn)
+
+    def _drain(self, conn: socket.socket) -> None:
+        try:
+            if conn.recv(65536):
+                return  # more of the unread request; wait for the client to close
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._let_go(conn)
+
+    def _let_go(self, conn: socket.socket) -> None:
+        fd = self.lingering.pop(conn, None)
+        if fd is not None:  # still ours: its descriptor cannot have been reused yet
+            self.loop.remove_reader(fd)
+            conn.close()
 
     def _accept_failed(self, error: OSError) -> None:
         if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):

@@ -24,6 +24,8 @@ from onebin.errors import ListenError
 # Descriptors kept for everything but client connections: the database and its WAL,
 # locks, listening sockets, logs, the certificate cache, backups, threads' pipes.
 RESERVED_DESCRIPTORS = 64
+# Refused connections kept open for a moment so their 503 is read (see ``accept``).
+LINGERING_DESCRIPTORS = 256
 # The cap when none is given: enough for any one process; each idle connection
 # costs some kilobytes, so more would mostly serve an attacker.
 AUTO_CONNECTIONS = 10_000
@@ -77,7 +79,7 @@ def connection_cap(requested: int | None, open_files: int) -> tuple[int, str | N
 
     Returns the cap and, when it differs from what was asked for, why (for the log).
     """
-    room = max(1, open_files - RESERVED_DESCRIPTORS)
+    room = max(1, open_files - RESERVED_DESCRIPTORS - LINGERING_DESCRIPTORS)
     if requested is None:
         return min(AUTO_CONNECTIONS, room), None
     if requested <= room:
