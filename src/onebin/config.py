@@ -150,8 +150,9 @@ SETTINGS: tuple[Option, ...] = (
     ),
     Option(
         "worker_timeout",
-        values.positive_float,
-        "with --workers: seconds without a heartbeat before a worker is replaced",
+        # Workers stamp a heartbeat every second; a start-up must fit in it too.
+        values.float_above(2),
+        "with --workers: seconds without a heartbeat before a worker is replaced (> 2)",
     ),
     Option(
         "min_free_disk",

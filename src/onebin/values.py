@@ -37,14 +37,22 @@ positive_int = int_in(1)
 workers = int_in(1, 64)
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise ValueError("must be greater than 0")
-    return value
+def float_above(low: float) -> Callable[[str], float]:
+    """A parser for numbers greater than ``low``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+        if not value > low:
+            raise ValueError(f"must be greater than {low:g}")
+        return value
+
+    return parse
+
+
+positive_float = float_above(0)
 
 
 def duration(text: str) -> float:

@@ -185,4 +185,5 @@ def test_serve_refuses_a_port_in_use(tmp_path, workers):
         taken.listen()
         port = taken.getsockname()[1]
         line = serve_fails(tmp_path / "data", workers, port=port)
-    assert f":{port}" in line and "Address already in use" in line
+    assert f":{port}" in line
+    assert "Address already in use" in line

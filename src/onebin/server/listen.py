@@ -14,6 +14,7 @@ what is left after the descriptors onebin needs for itself.
 from __future__ import annotations
 
 import errno
+import os
 import resource
 import socket
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ def bind(host: str, port: int) -> socket.socket:
         hint = ""
         if error.errno == errno.EACCES and port < 1024:
             hint = " (ports below 1024 need root or the CAP_NET_BIND_SERVICE capability)"
-        raise ListenError(f"cannot listen on {host}:{port}: {error.strerror}{hint}") from None
+        # create_server's message repeats the address; the errno's text is enough.
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}{hint}") from None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ otherwise do:
   the supervisor alone; they ignore SIGINT so that Ctrl-C reaches them once.
 - A worker that dies is replaced within about a second; only a crash loop backs
   off further (``restart_delay``). A SIGTERM during a back-off stops at once.
-- A worker whose heartbeat stops (frozen) is killed and replaced.
+- A worker whose heartbeat stops (frozen) is killed and replaced. Silence counts
+  only while the supervisor itself runs: after a freeze of the whole service
+  (Ctrl-Z, ``docker pause``, a suspended VM) every stamp is old, and the workers
+  get a full ``worker_timeout`` to stamp again rather than being killed at once.
 - While no worker is alive, the supervisor answers new connections itself with a
   503 rather than leaving them in the backlog.
 - Workers get SIGTERM if the supervisor dies (even by SIGKILL), instead of serving
@@ -27,7 +30,6 @@ import contextlib
 import ctypes
 import logging
 import os
-import select
 import signal
 import socket
 import time
@@ -35,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from onebin.server.heartbeat import Heartbeats
-from onebin.server.protocol import error_bytes
+from onebin.server.standin import StandIn
 
 logger = logging.getLogger("onebin")
 
@@ -45,14 +47,13 @@ QUICK_DEATH_SECONDS = 10.0
 FIRST_RESTART_DELAY = 0.5
 MOST_RESTART_DELAY = 10.0
 TICK = 0.25
+# A gap this long between two of the supervisor's own ticks means it was not running
+# (stopped or frozen with its workers), so it cannot tell how long they were silent.
+SELF_STALL = 1.0
 # Beyond the graceful timeout, how long to wait before killing a worker that has
 # not exited.
 STOP_MARGIN = 5.0
 PR_SET_PDEATHSIG = 1
-
-_NO_WORKER = error_bytes(
-    503, "no_worker", "the server is restarting; try again in a moment", retry_after=1
-)
 
 
 def restart_delay(quick_deaths: int) -> float:
@@ -94,6 +95,10 @@ class Supervisor:
     stop_deadline: float = 0.0
     exit_code: int = 0
     quick_deaths: int = 0
+    watching_since: float = 0.0  # heartbeats are judged from here (see SELF_STALL)
+    last_watch: float = 0.0
+    _stand_in: StandIn | None = field(default=None, init=False, repr=False)
+    _wake: tuple[int, int] = field(default=(-1, -1), init=False, repr=False)
 
     def run(self) -> int:
         wake_read, wake_write = os.pipe()
@@ -104,26 +109,23 @@ class Supervisor:
             sig: signal.signal(sig, self._on_signal)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
         }
+        self._wake = (wake_read, wake_write)
+        self._stand_in = StandIn(self.plain, self.secure, wake=wake_read)
         try:
-            for sock in (*self.plain, *self.secure):
-                sock.setblocking(False)
             for number in range(1, self.count + 1):
                 self._spawn(number)
             while self.children or (self.restarts and not self.stopping):
-                idle = [] if self.children else [*self.plain, *self.secure]
-                readable, _, _ = select.select([wake_read, *idle], [], [], TICK)
-                if wake_read in readable:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(wake_read, 512)
-                for sock in readable:
-                    if sock is not wake_read:
-                        self._refuse_waiting(sock)  # type: ignore[arg-type]
+                self._stand_in.answer(not self.children)
+                self._stand_in.wait(TICK)
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_read, 512)
                 self._reap()
                 self._watch(time.monotonic())
         finally:
             signal.set_wakeup_fd(previous_fd)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
+            self._stand_in.close()
             os.close(wake_read)
             os.close(wake_write)
         return self.exit_code
@@ -151,6 +153,12 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             signal.set_wakeup_fd(-1)
+            # The supervisor's own descriptors: a connection the stand-in answered
+            # must close when the supervisor closes it, not when this worker exits.
+            for fd in self._wake:
+                os.close(fd)
+            if self._stand_in is not None:
+                self._stand_in.forget()
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -194,6 +202,9 @@ class Supervisor:
         self.restarts[number] = now + delay
 
     def _watch(self, now: float) -> None:
+        if now - self.last_watch > SELF_STALL:
+            self.watching_since = now
+        self.last_watch = now
         if self.stopping:
             if now >= self.stop_deadline and self.children:
                 logger.error("%d worker(s) did not stop in time; killing", len(self.children))
@@ -205,7 +216,7 @@ class Supervisor:
                 del self.restarts[number]
                 self._spawn(number)
         for pid, (number, _) in list(self.children.items()):
-            silent = now - self.heartbeats.last(number)
+            silent = now - max(self.heartbeats.last(number), self.watching_since)
             if silent > self.worker_timeout:
                 logger.error(
                     "worker %d (pid %d) has not answered for %.0fs; replacing it",
@@ -216,18 +227,3 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 self.heartbeats.beat(number, now)  # one kill per freeze, not one per tick
-
-    def _refuse_waiting(self, listener: socket.socket) -> None:
-        """No worker is alive: answer what waits in the backlog now instead of never."""
-        answer = listener in self.plain
-        for _ in range(256):
-            try:
-                conn, _ = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            with contextlib.suppress(OSError), conn:
-                conn.setblocking(False)
-                if answer:
-                    conn.send(_NO_WORKER)

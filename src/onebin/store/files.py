@@ -46,7 +46,8 @@ def private_file(path: Path) -> None:
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     except OSError as error:
-        raise DataDirError(f"cannot create {path}: {error.strerror}") from None
+        verb = "open" if path.exists() else "create"
+        raise DataDirError(f"cannot {verb} {path} for writing: {error.strerror}") from None
     try:
         if stat.S_IMODE(os.fstat(descriptor).st_mode) != PRIVATE_FILE:
             os.fchmod(descriptor, PRIVATE_FILE)
