@@ -14,6 +14,7 @@ class Result:
     rps: float
     p99_ms: float
     errors: int
+    p50_ms: float = 0.0
 
 
 def to_ms(text: str) -> float:
@@ -28,9 +29,12 @@ def wrk(
     connections: int,
     script: str | None = None,
     headers: tuple[str, ...] = (),
+    threads: int = 2,
 ) -> Result:
     """One wrk run with two threads, as in the anchor figures; ``script`` is Lua source."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    # threads=1 with one connection measures one client alone (wrk needs at least
+    # one connection per thread).
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
     for header in headers:
         command += ["-H", header]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
@@ -44,4 +48,5 @@ def wrk(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p99_ms=to_ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
         errors=int(errors.group(1)) if errors else 0,
+        p50_ms=to_ms(re.search(r"\s50%\s+(\S+)", output).group(1)),
     )

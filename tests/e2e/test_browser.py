@@ -125,6 +125,33 @@ def test_browser_pages_sorts_and_searches(page, console, site):
     assert console.errors == []
 
 
+def test_browser_search_finds_a_prefix_ranked_by_relevance(page, console, site):
+    site.create_item("Claw hammer", description="Forged steel head")
+    site.create_item("Tape measure", description="Five metres")
+    # Newer, and only its description matches: relevance puts it second.
+    site.create_item("Nail set", description="For use with a hammer")
+    page.goto(site.url + "/")
+    sort = page.get_by_label("Sort")
+    expect(sort).to_have_value("-created_at")
+    expect(sort.get_by_role("option", name="Relevance")).to_have_count(0)
+
+    page.get_by_role("searchbox").fill("hamm")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_test_id("item-link")).to_have_text(["Claw hammer", "Nail set"])
+    expect(sort).to_have_value("relevance")
+    expect(sort.locator("option:checked")).to_have_text("Relevance")
+    expect(page).to_have_url(re.compile(r"\?q=hamm$"))
+
+    page.reload()
+    expect(sort).to_have_value("relevance")
+    page.get_by_role("searchbox").fill("")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_test_id("item-link")).to_have_count(3)
+    expect(sort).to_have_value("-created_at")
+    expect(sort.get_by_role("option", name="Relevance")).to_have_count(0)
+    assert console.errors == []
+
+
 @pytest.mark.parametrize("width", [375, 1440])
 def test_browser_layout_fits_the_viewport(browser, site, width, artifacts):
     item = site.create_item(

@@ -75,3 +75,14 @@ def test_parse_list_query_accepts_or_raises_list_query_error_only(params):
         return  # the refusal the API turns into a 400
     assert 1 <= query.limit <= MAX_LIMIT
     assert query.sort_field in {"created_at", "updated_at", "name", "relevance"}
+
+
+def test_build_list_sql_walks_the_sort_index_only_for_many_matches():
+    query = parse_list_query({"q": "hammer", "sort": "name"})
+    few, params = build_list_sql(query)
+    many, same_params = build_list_sql(query, many_matches=True)
+    assert "WHERE id IN (SELECT rowid FROM items_fts" in few
+    assert "WHERE +id IN (SELECT rowid FROM items_fts" in many
+    assert params == same_params == ['"hammer"*', 21]
+    relevance = parse_list_query({"q": "hammer"})
+    assert build_list_sql(relevance, many_matches=True) == build_list_sql(relevance)

@@ -38,11 +38,28 @@ def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | No
     return response
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "string"},
+        "description": "seconds to wait before trying again (a busy or timed-out query)",
+    }
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(status): _json(_ref("ErrorBody"), "error") for status in statuses}
+    return {
+        str(status): _json(_ref("ErrorBody"), "error", _RETRY_AFTER if status == 503 else None)
+        for status in statuses
+    }
 
 
 _ETAG = {"ETag": {"schema": {"type": "string"}, "description": "strong entity tag of the item"}}
+_CACHE_CONTROL = {
+    "Cache-Control": {
+        "schema": {"type": "string"},
+        "description": "the same on 200 and 304: clients revalidate before reuse",
+    }
+}
 _ITEM_ID = {
     "name": "item_id",
     "in": "path",
@@ -55,6 +72,13 @@ _IF_MATCH = {
     "required": False,
     "schema": {"type": "string"},
     "description": "ETag the change is based on; a stale one gets 412",
+}
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "ETags the client holds; a match (weak comparison) gets 304",
 }
 _JSON_BODY = "application/json"
 
@@ -93,16 +117,23 @@ def openapi_document() -> dict[str, Any]:
                         {
                             "name": "q",
                             "in": "query",
-                            "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
-                            "description": "full-text search in name, description and tags: "
-                            "every word must match, words of 2+ characters as prefixes",
+                            "schema": {
+                                "type": "string",
+                                "maxLength": MAX_QUERY_CHARS,
+                                "pattern": r"^[^\x00-\x1f\x7f]*$",
+                            },
+                            "description": "full-text search in name, description and tags, "
+                            "ignoring case and accents: every word must match, words of 2+ "
+                            "characters as prefixes; text without words matches nothing; "
+                            "control characters are refused (400)",
                         },
                         {
                             "name": "sort",
                             "in": "query",
                             "schema": {"type": "string", "enum": list(SORTS)},
                             "description": f"default {DEFAULT_SORT}, or relevance when q is "
-                            f"given (which ranks the newest {RANKED_CANDIDATES} matches)",
+                            f"given (which ranks the newest {RANKED_CANDIDATES} matches); "
+                            "relevance needs q",
                         },
                         {
                             "name": "cursor",
@@ -137,9 +168,13 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [_ITEM_ID],
                 "get": {
                     "summary": "Get one item",
+                    "parameters": [_IF_NONE_MATCH],
                     "responses": {
-                        "200": _json(_ref("Item"), "the item", _ETAG),
-                        "304": {"description": "not modified (If-None-Match)"},
+                        "200": _json(_ref("Item"), "the item", {**_ETAG, **_CACHE_CONTROL}),
+                        "304": {
+                            "description": "not modified (If-None-Match)",
+                            "headers": {**_ETAG, **_CACHE_CONTROL},
+                        },
                         **_errors(400, 404, 503),
                     },
                 },

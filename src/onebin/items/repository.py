@@ -15,8 +15,16 @@ from typing import Protocol
 import msgspec
 
 from onebin.errors import NotFound, VersionConflict
-from onebin.items.listing import RELEVANCE, ListQuery, build_list_sql, encode_cursor
+from onebin.items.listing import (
+    COUNT_MATCHES,
+    RANKED_CANDIDATES,
+    RELEVANCE,
+    ListQuery,
+    build_list_sql,
+    encode_cursor,
+)
 from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
+from onebin.store.fulltext import match_expression
 from onebin.store.migrations import Migration
 from onebin.store.sqlite import SQLiteDatabase
 
@@ -118,6 +126,17 @@ def _fetch(conn: sqlite3.Connection, item_id: int) -> Item:
     return _item(row)
 
 
+def page_rows(conn: sqlite3.Connection, query: ListQuery) -> list[sqlite3.Row]:
+    """The rows of one page (limit + 1 of them, to know whether more exist)."""
+    many = False
+    if query.terms and query.sort_field != RELEVANCE:
+        expression = match_expression(query.terms)
+        bound = RANKED_CANDIDATES + 1
+        many = conn.execute(COUNT_MATCHES, (expression, bound)).fetchone()[0] >= bound
+    sql, params = build_list_sql(query, many_matches=many)
+    return conn.execute(sql, params).fetchall()
+
+
 def _check_version(current: Item, expected: Collection[int] | None) -> None:
     if expected is not None and current.version not in expected:
         raise VersionConflict(current.version)
@@ -133,11 +152,10 @@ class SQLiteItemStore:
     async def list(self, query: ListQuery) -> ItemPage:
         if query.matches_nothing:
             return ItemPage(items=[], next_cursor=None, limit=query.limit)
-        sql, params = build_list_sql(query)
         # A page in one of the indexed orders costs at most `limit` index steps and
         # stays on the loop; a search can touch many rows and goes to a reader thread.
         read = self.db.lookup if query.terms is None else self.db.read
-        rows = await read(lambda conn: conn.execute(sql, params).fetchall())
+        rows = await read(lambda conn: page_rows(conn, query))
         items = [_item(row) for row in rows[: query.limit]]
         next_cursor = None
         if len(rows) > query.limit:
