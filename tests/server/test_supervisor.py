@@ -159,3 +159,24 @@ def test_workers_follow_a_killed_supervisor_and_free_the_port(tmp_path):
     finally:
         server.stop()
     assert "Address already in use" not in server.log()
+
+
+def test_sigterm_right_after_a_restart_stops_every_worker_cleanly(tmp_path):
+    """A SIGTERM reaching a new worker before it had its own handlers ran the
+    supervisor's handler in the child: the signal was lost (the child served on and
+    was killed after the grace period) and the child stopped its siblings."""
+    for round_number in range(5):
+        server = ServerProcess(tmp_path / f"data{round_number}", extra_args=("--workers", "2"))
+        server.start()
+        try:
+            first = wait_for_workers(server)
+            os.kill(min(first), signal.SIGKILL)
+            wait_until(
+                lambda server=server, first=first: bool(workers_of(server.process.pid) - first),
+                interval=0.0005,
+                what="the replacement's fork",
+            )
+            assert server.terminate(timeout=60) == 0, server.log()
+            assert "did not stop in time" not in server.log()
+        finally:
+            server.stop()

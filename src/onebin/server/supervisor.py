@@ -54,6 +54,7 @@ SELF_STALL = 1.0
 # not exited.
 STOP_MARGIN = 5.0
 PR_SET_PDEATHSIG = 1
+HANDLED = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
 
 
 def restart_delay(quick_deaths: int) -> float:
@@ -107,7 +108,7 @@ class Supervisor:
         previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         handlers = {
             sig: signal.signal(sig, self._on_signal)
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
+            for sig in HANDLED
         }
         self._wake = (wake_read, wake_write)
         self._stand_in = StandIn(self.plain, self.secure, wake=wake_read)
@@ -150,7 +151,15 @@ class Supervisor:
     def _spawn(self, number: int) -> None:
         self.heartbeats.beat(number, time.monotonic())
         parent = os.getpid()
-        pid = os.fork()
+        # Signals wait until the child has its own handlers: a SIGTERM arriving in
+        # between would otherwise run the supervisor's handler in the child (which
+        # would stop the child's copy of the supervisor, siblings included) and be lost.
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+            raise
         if pid == 0:
             signal.set_wakeup_fd(-1)
             # The supervisor's own descriptors: a connection the stand-in answered
@@ -162,6 +171,7 @@ class Supervisor:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # a pending SIGTERM ends it
             die_with_parent(parent)
             code = 1
             try:
@@ -171,6 +181,7 @@ class Supervisor:
             finally:
                 os._exit(code)
         self.children[pid] = (number, time.monotonic())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
 
     def _reap(self) -> None:
         while self.children:
