@@ -34,7 +34,7 @@ from typing import Any
 
 from onebin.errors import StoreError, WriteTimeout
 from onebin.store.deadline import Watchdog
-from onebin.store.faults import translate
+from onebin.store.faults import SQLITE_BUSY, SQLITE_LOCKED, result_code, translate
 
 MAX_BATCH = 64
 LOCK_POLL_SECONDS = 0.01
@@ -71,20 +71,44 @@ class Transaction:
     def fault(self, error: BaseException) -> BaseException:
         return translate(error, query_timeout=self.query_timeout)
 
-    def begin(self, timeout: float | None = None) -> None:
-        """Take both locks (blocking, or up to ``timeout``); on failure nothing is held."""
-        if timeout is None:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
-        else:
-            self._lock_within(timeout)
+    def try_begin(self) -> bool:
+        """Take both locks if both are free right now; never waits (it runs on the loop).
+
+        The connection's busy timeout is 0, so a SQLite lock held by some other
+        program answers at once instead of after seconds.
+        """
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
+        except sqlite3.Error:
             fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
-            raise self.fault(error)  # noqa: B904 - cause kept
+            return False
+        return True
 
-    def _lock_within(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def begin(self, timeout: float | None = None) -> None:
+        """Take both locks, waiting (for ever, or up to ``timeout``); on failure nothing
+        is held. Waiting happens here, on a thread, never on the event loop."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if deadline is None:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+        else:
+            self._lock_until(deadline)
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.Error as error:
+                busy = result_code(error) in (SQLITE_BUSY, SQLITE_LOCKED)
+                if busy and (deadline is None or time.monotonic() < deadline):
+                    time.sleep(LOCK_POLL_SECONDS)  # another program holds SQLite's lock
+                    continue
+                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+                raise self.fault(error)  # noqa: B904 - cause kept
+
+    def _lock_until(self, deadline: float) -> None:
         while True:
             try:
                 fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -92,7 +116,7 @@ class Transaction:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise WriteTimeout(
-                        f"the write lock stayed busy for {timeout:g}s (is a server frozen?)"
+                        "the write lock stayed busy past the write timeout (is a server frozen?)"
                     ) from None
                 time.sleep(LOCK_POLL_SECONDS)
 
@@ -178,13 +202,21 @@ class _Blocking:
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.last: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.last.set_result(None)
         self._thread = threading.Thread(target=self._work, name="sqlite-writer", daemon=True)
         self._thread.start()
 
     def submit(self, step: Callable[[], Any]) -> concurrent.futures.Future[Any]:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._jobs.put((step, future))
+        self.last = future
         return future
+
+    async def idle(self) -> None:
+        """Wait until every step submitted so far has run (they run in order)."""
+        if not self.last.done():
+            await asyncio.wrap_future(self.last)
 
     async def run(self, step: Callable[[], Any]) -> Any:
         return await asyncio.wrap_future(self.submit(step))
@@ -243,7 +275,12 @@ class GroupWriter:
     async def _drain(self) -> None:
         while self._queue:
             try:
-                await self._thread.run(self.transaction.begin)
+                # The thread may still be busy with an earlier pump's steps (one that
+                # was cancelled while waiting for the locks): the connection is its
+                # until then.
+                await self._thread.idle()
+                if not self.transaction.try_begin():
+                    await self._thread.run(self.transaction.begin)
             except asyncio.CancelledError:
                 # The loop is going away while the thread waits for the locks: whenever
                 # it gets them, it gives them back.
