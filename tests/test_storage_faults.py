@@ -7,12 +7,10 @@ must recover without a restart when the operator fixes the disk.
 
 from __future__ import annotations
 
-import subprocess
-
 import httpx
 
+from tests.disks import fill, tmpfs
 from tests.seed import seed_items
-from tests.store.test_faults import fill, mount_tmpfs
 from tests.support import ServerProcess, make_token, wait_until
 
 ITEMS = 1500
@@ -28,9 +26,7 @@ def post(server: ServerProcess, token: str, name: str, size: int = 0) -> httpx.R
 
 
 def test_a_full_disk_answers_507_says_not_ready_and_recovers(tmp_path):
-    disk = tmp_path / "disk"
-    mount_tmpfs(disk, "16m")
-    try:
+    with tmpfs(tmp_path / "disk", "16m") as disk:
         data_dir = disk / "data"
         token = make_token(data_dir)
         args = ("--min-free-disk", "1MiB")
@@ -54,10 +50,8 @@ def test_a_full_disk_answers_507_says_not_ready_and_recovers(tmp_path):
             wait_until(lambda: post(server, token, "after").status_code == 201, what="recovery")
             wait_until(lambda: httpx.get(f"{server.url}/readyz").status_code == 200, what="ready")
             log = server.log()
-        assert "Traceback" not in log
-        assert log.count("answered 507") == 1  # one line; the repeats are counted, not logged
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+    assert "Traceback" not in log
+    assert log.count("answered 507") == 1  # one line; the repeats are counted, not logged
 
 
 def test_a_file_damaged_under_a_running_server_is_503_and_not_ready(tmp_path):

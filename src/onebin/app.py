@@ -204,10 +204,7 @@ def health_app(readiness: Readiness) -> Callable[[str], ASGIApp | None]:
         body = {**report, "error": {"code": "not_ready", "message": problems}}
         await JsonResponse(body, 503, {"retry-after": "1"})(scope, receive, send)
 
-    def route(path: str) -> ASGIApp | None:
-        return {"/healthz": alive, "/readyz": ready}.get(path)
-
-    return route
+    return {"/healthz": alive, "/readyz": ready}.get
 
 
 def build_app(context: AppContext, spec: AppSpec, assets: ASGIApp | None = None) -> ASGIApp:

@@ -11,36 +11,17 @@ from starlette.testclient import TestClient
 from onebin.app import build_app, open_database
 from onebin.items import spec
 from onebin.items.listing import RANKED_CANDIDATES, encode_cursor, parse_list_query
-from onebin.items.repository import page_rows
+from onebin.items.repository import MIGRATIONS, page_rows
 from onebin.store.connection import connect
-from onebin.store.migrations import Migration
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.store.tokens import TokenStore
 from tests.conftest import app_context
 from tests.items.test_api import auth
 
-# Migration items/1 exactly as onebin shipped it before the full-text index
-# (commit 4b52aef), so the upgrade is tested from what real databases hold.
-ITEMS_V1 = Migration(
-    "items",
-    1,
-    "items table",
-    """
-    CREATE TABLE items (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL COLLATE NOCASE,
-        description TEXT NOT NULL DEFAULT '',
-        tags TEXT NOT NULL DEFAULT '[]',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        version INTEGER NOT NULL DEFAULT 1
-    );
-    CREATE INDEX items_created ON items (created_at, id);
-    CREATE INDEX items_updated ON items (updated_at, id);
-    CREATE INDEX items_name ON items (name, id)
-    """,
-)
+# Migration items/1 as onebin shipped it before the full-text index (commit 4b52aef):
+# a released migration is never edited, so this is what real databases hold.
+ITEMS_V1 = MIGRATIONS[0]
 OLD_ITEMS = [
     ("Claw hammer", "Forged steel head", '["tool"]'),
     ("Café table", "Round, oak", '["furniture", "garden"]'),

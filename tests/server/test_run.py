@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.store.test_faults import mount_tmpfs, remount
+from tests.disks import remount, tmpfs
 from tests.support import ONEBIN, ServerProcess, make_token, wait_until
 
 
@@ -127,12 +127,8 @@ def serve_fails(data_dir: Path, workers: str, *, port: int = 0) -> str:
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs of its own, to remount read-only (the suite runs as root)."""
-    mount = tmp_path / "disk"
-    mount_tmpfs(mount, "16m")
-    try:
+    with tmpfs(tmp_path / "disk", "16m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 WORKERS = pytest.mark.parametrize("workers", ["1", "2"])

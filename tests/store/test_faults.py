@@ -1,15 +1,13 @@
 """Real disk faults: a full file system, a read-only one, a damaged page.
 
-The file systems are real tmpfs mounts (the suite runs as root, as CI does), so
-SQLite meets ENOSPC and EROFS from the kernel, not from a stand-in.
+The file systems are real tmpfs mounts (``tests.disks``), so SQLite meets ENOSPC
+and EROFS from the kernel, not from a stand-in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,36 +15,16 @@ import pytest
 from onebin.errors import DatabaseDamaged, OnebinError, StorageFull
 from onebin.store.migrations import Migration
 from onebin.store.sqlite import SQLiteDatabase
+from tests.disks import fill, remount, tmpfs
 
 THINGS = Migration("demo", 1, "things", "CREATE TABLE things (id INTEGER PRIMARY KEY, body TEXT)")
 MIB = 1024 * 1024
 
 
-def mount_tmpfs(path: Path, size: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
-
-
-def remount(path: Path, mode: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], check=True)
-
-
 @pytest.fixture
 def small_disk(tmp_path):
-    mount = tmp_path / "disk"
-    mount_tmpfs(mount, "4m")
-    try:
+    with tmpfs(tmp_path / "disk", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path, leave: int) -> Path:
-    """Take all free space on ``disk`` but ``leave`` bytes; the filler file's path."""
-    stats = os.statvfs(disk)
-    filler = disk / "filler"
-    filler.write_bytes(b"\0" * max(0, stats.f_bavail * stats.f_frsize - leave))
-    return filler
 
 
 def count(db: SQLiteDatabase) -> int:

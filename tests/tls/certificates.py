@@ -61,6 +61,22 @@ class Issued:
         return ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
 
 
+def _usage(**allowed: bool) -> x509.KeyUsage:
+    """A KeyUsage extension with only ``allowed`` set (x509 wants all nine named)."""
+    names = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    )
+    return x509.KeyUsage(**{name: allowed.get(name, False) for name in names})
+
+
 def issue(
     directory: Path, *names: str, kind: str = "ec", ips: tuple[str, ...] = (), days: int = 90
 ) -> Issued:
@@ -72,17 +88,7 @@ def issue(
         _builder(ca_name, ca_name, ca_key.public_key(), 3650)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _usage(key_cert_sign=True, crl_sign=True),
             critical=True,
         )
         .sign(ca_key, hashes.SHA256())
@@ -95,17 +101,7 @@ def issue(
         .add_extension(x509.SubjectAlternativeName(alternative), critical=True)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=kind == "rsa",
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _usage(digital_signature=True, key_encipherment=kind == "rsa"),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

@@ -106,10 +106,7 @@ class Supervisor:
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
         previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        handlers = {
-            sig: signal.signal(sig, self._on_signal)
-            for sig in HANDLED
-        }
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in HANDLED}
         self._wake = (wake_read, wake_write)
         self._stand_in = StandIn(self.plain, self.secure, wake=wake_read)
         try:

@@ -45,7 +45,9 @@ def connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
 def check_owner(path: Path) -> None:
     """Refuse a non-empty file that is not onebin's, before anything writes to it.
 
-    Raises ``ForeignDatabase``; a missing or empty file passes (it becomes onebin's).
+    Raises ``ForeignDatabase`` (another application's, or not SQLite at all),
+    ``DatabaseDamaged`` or ``DatabaseUnavailable`` (cannot be opened: a read-only
+    file system, say). A missing or empty file passes: it becomes onebin's.
     """
     try:
         if path.stat().st_size == 0:

@@ -111,9 +111,7 @@ class SQLiteDatabase:
             self._write_conn, self._write_lock, self._watchdog, self.query_timeout
         )
         self._writer = GroupWriter(self._transaction)
-        self._checkpointer = Checkpointer(
-            lambda: connect(self.path, synchronous=self.synchronous)
-        )
+        self._checkpointer = Checkpointer(lambda: connect(self.path, synchronous=self.synchronous))
         self._pool = ReaderPool(
             lambda: connect(self.path, synchronous=self.synchronous),
             self._watchdog,

@@ -6,8 +6,9 @@ write capped ``POST`` at about 2,000/s. Here the writes waiting in the queue (up
 that fails rolls back alone, then one COMMIT makes them all durable, and only then
 does each caller hear "done".
 
-Who does what. Taking the locks (``flock``, ``BEGIN IMMEDIATE``) and the COMMIT's
-fsync block, so they run on a helper thread. The write functions themselves run on
+Who does what. The COMMIT's fsync blocks, so it runs on a helper thread; so does
+waiting for the locks (``flock``, ``BEGIN IMMEDIATE``) when they are taken, which
+is tried on the loop first, without waiting. The write functions themselves run on
 the event loop, between the two: they are a few indexed statements each, and a
 thread would have to take the GIL back after every one of them while the loop holds
 it, which made each write wait on the loop several times over (measured: ~140 us of
@@ -258,10 +259,6 @@ class GroupWriter:
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._drain())
         return write
-
-    @property
-    def busy(self) -> bool:
-        return self._pump is not None and not self._pump.done()
 
     def close(self, timeout: float | None = None) -> bool:
         """Stop taking writes; False if the thread is still stuck after ``timeout``.
