@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from onebin.errors import DatabaseDamaged, StoreError, WriteTimeout
-from onebin.store.checkpoint import Checkpointer
 from onebin.store.connection import APPLICATION_ID, check_owner, connect
 from onebin.store.deadline import Watchdog
 from onebin.store.faults import translate
@@ -41,6 +40,8 @@ T = TypeVar("T")
 # Slow reads may use every core but the one the event loop needs: measured on 2 cores,
 # two readers doubled the p99 of cheap requests beside 8 searching clients, one did not.
 DEFAULT_READERS = max(1, len(os.sched_getaffinity(0)) - 1)
+# After a checkpoint that lets the WAL start over, its file is cut back to this size.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 class SQLiteDatabase:
@@ -76,7 +77,6 @@ class SQLiteDatabase:
         self._write_conn: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None
         self._pool: ReaderPool | None = None
-        self._checkpointer: Checkpointer | None = None
         self._write_lock: int | None = None
         # Set when a query finds the file damaged: readiness then fails until a restore.
         self.damage: str | None = None
@@ -94,10 +94,12 @@ class SQLiteDatabase:
             tighten_database_files(self.path)
             self._write_conn = connect(self.path, synchronous=self.synchronous)
             apply_migrations(self._write_conn, self.migrations, application_id=APPLICATION_ID)
-            # Commits never checkpoint; the checkpointer does, beside them. And the
-            # writer never waits inside SQLite: it waits on the write lock, off the loop.
-            self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # The writer never waits inside SQLite: it waits on the write lock, off
+            # the loop. Its commits checkpoint (SQLite's default, every 1,000 pages):
+            # only a checkpoint right after a commit lets the next write start the
+            # WAL over, so one beside the writers let it grow by GBs under steady writes.
             self._write_conn.execute("PRAGMA busy_timeout = 0")
+            self._write_conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             self._inline = connect(self.path, synchronous=self.synchronous)
             lock_path = self.path.with_name(self.path.name + ".write-lock")
             self._write_lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
@@ -111,7 +113,6 @@ class SQLiteDatabase:
             self._write_conn, self._write_lock, self._watchdog, self.query_timeout
         )
         self._writer = GroupWriter(self._transaction)
-        self._checkpointer = Checkpointer(lambda: connect(self.path, synchronous=self.synchronous))
         self._pool = ReaderPool(
             lambda: connect(self.path, synchronous=self.synchronous),
             self._watchdog,
@@ -128,9 +129,6 @@ class SQLiteDatabase:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-            self._checkpointer = None
         writer_done = self._writer.close(timeout) if self._writer is not None else True
         self._writer = None
         self._transaction = None
