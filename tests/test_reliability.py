@@ -173,6 +173,7 @@ def test_soak_mixed_load_has_no_errors_and_flat_memory(tmp_path):
     token = make_token(data_dir)
     with ServerProcess(data_dir) as server:
         result = soak(server.url, token, server.process.pid, seconds=20)
+        wal = (data_dir / "onebin.sqlite3-wal").stat().st_size
     report(
         "soak_20s",
         {
@@ -181,11 +182,13 @@ def test_soak_mixed_load_has_no_errors_and_flat_memory(tmp_path):
             "p99_ms": round(result.p99_ms, 2),
             "rss_start_kib": result.rss_start_kib,
             "rss_end_kib": result.rss_end_kib,
+            "wal_bytes": wal,
         },
     )
     assert result.requests > 1000
     assert result.errors == 0
     assert result.rss_end_kib - result.rss_start_kib < 16 * 1024, "RSS grew by more than 16 MiB"
+    assert wal < 32 * 1024 * 1024, f"the WAL grew to {wal:,} bytes"  # disk, not only memory
 
 
 def test_backup_finishes_under_steady_writes(tmp_path):
