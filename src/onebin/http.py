@@ -186,11 +186,6 @@ def resource(path: str, handlers: Mapping[str, Handler]) -> Route:
     return Route(path, Resource(handlers), methods=list(handlers))
 
 
-def parse_etag_list(header: str) -> list[str]:
-    """Entity tags of an ``If-Match``/``If-None-Match`` header, ``*`` kept as is."""
-    return [part.strip() for part in header.split(",") if part.strip()]
-
-
 def bearer_token(request: Request) -> str | None:
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():

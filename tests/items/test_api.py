@@ -350,3 +350,18 @@ def test_expected_versions_reads_strong_tags_of_this_item_only():
     assert expected_versions(None, 7) is None
     assert expected_versions("*", 7) is None
     assert expected_versions('"7-2", W/"7-3", "8-4", "7-x"', 7) == {2}
+
+
+@pytest.mark.parametrize(
+    "if_match",
+    ['"1-' + "9" * 5000 + '"', '"1-01"', 'W/"1-1"', "garbage", '"1-1,x"', ""],
+)
+def test_if_match_that_names_no_current_version_is_412_never_500(client, token, if_match):
+    """A 4,301-digit version once made int() raise and the API answer 500; a leading
+    zero matched version 1, which strong comparison must not."""
+    create(client, token, name="kept")
+    response = client.patch(
+        "/api/items/1", json={"name": "changed"}, headers={**auth(token), "if-match": if_match}
+    )
+    assert_error(response, 412, "version_conflict")
+    assert client.get("/api/items/1").json()["name"] == "kept"

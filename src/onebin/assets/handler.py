@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from onebin.assets.caching import none_match
 from onebin.assets.index import Asset, Headers, Variant, package_index
 from onebin.assets.negotiation import IDENTITY, choose_encoding
 from onebin.assets.paths import asset_path, is_navigation
+from onebin.etags import none_match
 from onebin.types import Receive, Scope, Send
 
 logger = logging.getLogger("onebin.assets")

@@ -18,12 +18,12 @@ from starlette.routing import Route
 
 from onebin.auth import Authenticator
 from onebin.errors import NotFound, VersionConflict
+from onebin.etags import none_match, strong_tags
 from onebin.http import (
     API_HEADERS,
     ApiError,
     BodyLimits,
     JsonResponse,
-    parse_etag_list,
     read_json,
     resource,
 )
@@ -47,15 +47,22 @@ def expected_versions(header: str | None, item_id: int) -> set[int] | None:
     """
     if header is None:
         return None
-    tags = parse_etag_list(header)
-    if "*" in tags:
+    tags = strong_tags(header)
+    if tags is None:
         return None
     prefix = f'"{item_id}-'
     versions = set()
     for tag in tags:
-        if tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit():
-            versions.add(int(tag[len(prefix) : -1]))
+        digits = tag[len(prefix) : -1]
+        # Only the tags onebin writes: no leading zeros, no more digits than a version
+        # can have (and no 4,300-digit number for int() to refuse with a 500).
+        if tag.startswith(prefix) and tag.endswith('"') and _canonical(digits):
+            versions.add(int(digits))
     return versions
+
+
+def _canonical(digits: str) -> bool:
+    return digits.isascii() and digits.isdigit() and len(digits) <= 19 and digits[0] != "0"
 
 
 def parse_item_id(request: Request) -> int:
@@ -102,7 +109,7 @@ class ItemsApi:
             raise ApiError(404, "not_found", str(exc)) from None
         etag = item_etag(item.id, item.version)
         if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and _weak_match(if_none_match, etag):
+        if if_none_match is not None and none_match(if_none_match, etag):
             # RFC 9110 §15.4.5: a 304 carries the Cache-Control its 200 would have.
             return Response(
                 status_code=304,
@@ -147,12 +154,7 @@ class ItemsApi:
             raise ApiError(
                 412,
                 "version_conflict",
-                f"the item was changed by someone else (now version {exc.current_version}); "
-                "reload it and try again",
+                f"If-Match names no current version of this item (it is now version "
+                f"{exc.current_version}): it was changed since you read it, or the tag is "
+                "not one of its ETags; reload it and try again",
             ) from None
-
-
-def _weak_match(header: str, etag: str) -> bool:
-    """If-None-Match uses weak comparison: ``W/"x"`` matches ``"x"``."""
-    tags = parse_etag_list(header)
-    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
