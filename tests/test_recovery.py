@@ -169,3 +169,27 @@ def test_another_applications_database_is_refused_before_anything_changes(tmp_pa
     assert "another application" in refused_start(data_dir).stderr
     assert theirs.read_bytes() == before
     assert not (data_dir / f"{DB}-wal").exists()
+
+
+def test_a_token_revoked_after_the_backup_stays_revoked_after_a_restore(tmp_path):
+    """Tokens live in the database: restoring a backup used to bring back, valid, a
+    token revoked since (a leaked one)."""
+    data_dir = tmp_path / "data"
+    leaked = make_token(data_dir, "leaked")
+    kept = make_token(data_dir, "kept")
+    backup = tmp_path / "backup.sqlite3"
+    assert onebin("backup", str(backup), "--data-dir", str(data_dir)).returncode == 0
+    assert onebin("token", "revoke", "leaked", "--data-dir", str(data_dir)).returncode == 0
+    restored = onebin("restore", str(backup), "--data-dir", str(data_dir))
+    assert restored.returncode == 0, restored.stderr
+    assert "1 token(s) revoked since the backup stay revoked" in restored.stderr
+    with ServerProcess(data_dir) as server:
+        statuses = {
+            name: httpx.post(
+                f"{server.url}/api/items",
+                json={"name": name},
+                headers={"authorization": f"Bearer {token}"},
+            ).status_code
+            for name, token in (("leaked", leaked), ("kept", kept))
+        }
+    assert statuses == {"leaked": 401, "kept": 201}

@@ -24,7 +24,7 @@ from onebin.store.integrity import run_check
 from onebin.store.lock import DataDirLock
 from onebin.store.restore import restore
 from onebin.store.sqlite import SQLiteDatabase
-from onebin.store.tokens import TokenStore
+from onebin.store.tokens import TokenStore, carry_revocations
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -132,10 +132,24 @@ def cmd_check(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> in
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    kept = restore(Path(args.path), settings.database_path, settings.data_dir)
-    print(f"restored {args.path} into {settings.database_path}", file=sys.stderr)
+    database = settings.database_path
+    carried: list[int | None] = []
+
+    def keep_revocations(incoming: Path) -> None:
+        carried.append(carry_revocations(database, incoming) if database.exists() else 0)
+
+    kept = restore(Path(args.path), database, settings.data_dir, before_swap=keep_revocations)
+    print(f"restored {args.path} into {database}", file=sys.stderr)
     if kept is not None:
         print(f"the previous database is kept as {kept}", file=sys.stderr)
+    if carried and carried[0] is None:
+        print(
+            "the previous database could not be read: any token revoked after this backup "
+            "was taken is valid again; revoke it again with 'onebin token revoke'",
+            file=sys.stderr,
+        )
+    elif carried and carried[0]:
+        print(f"{carried[0]} token(s) revoked since the backup stay revoked", file=sys.stderr)
     return 0
 
 

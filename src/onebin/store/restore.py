@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,12 +41,19 @@ def _sibling(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
 
 
-def restore(source: Path, database: Path, data_dir: Path) -> Path | None:
+def restore(
+    source: Path,
+    database: Path,
+    data_dir: Path,
+    *,
+    before_swap: Callable[[Path], None] | None = None,
+) -> Path | None:
     """Put ``source`` in place of ``database``; return where the old one was kept.
 
     Refuses while another onebin process holds the data directory, and refuses a
     damaged source; the database being replaced may be damaged (that is when a
-    restore is needed).
+    restore is needed). ``before_swap`` may change the incoming copy (it gets its
+    path) before anything is swapped.
     """
     check_backup(source)
     with DataDirLock(data_dir, exclusive=True):
@@ -52,9 +61,11 @@ def restore(source: Path, database: Path, data_dir: Path) -> Path | None:
         incoming = _incoming(database)
         try:
             _copy(source, incoming)
+            if before_swap is not None:
+                before_swap(incoming)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             _write_journal(database, database.with_name(f"{database.name}.before-restore-{stamp}"))
-        except OSError as error:
+        except (OSError, sqlite3.Error) as error:
             incoming.unlink(missing_ok=True)
             raise StoreError(f"restore failed: {error}") from None
         return _swap(database)

@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from onebin.errors import NotFound, StoreError
 from onebin.store.migrations import Migration
@@ -113,3 +114,32 @@ class TokenStore:
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             return None
         return _record(row)
+
+
+def carry_revocations(replaced: Path, incoming: Path) -> int | None:
+    """Revoke in ``incoming`` every token that ``replaced`` has revoked; how many.
+
+    A restore brings back the token table as it was when the backup was taken, so a
+    token revoked since (a leaked one, say) would be valid again. None when the
+    replaced database cannot be read (damaged, or not there).
+    """
+    try:
+        old = sqlite3.connect(f"file:{replaced}?mode=ro", uri=True)
+        try:
+            revoked = old.execute(
+                "SELECT token_hash, revoked_at FROM tokens WHERE revoked_at IS NOT NULL"
+            ).fetchall()
+        finally:
+            old.close()
+    except sqlite3.Error:
+        return None
+    new = sqlite3.connect(incoming)
+    try:
+        with new:
+            changed = new.executemany(
+                "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+                [(revoked_at, token_hash) for token_hash, revoked_at in revoked],
+            ).rowcount
+    finally:
+        new.close()
+    return changed
