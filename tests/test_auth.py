@@ -61,3 +61,9 @@ def test_cors_allows_only_listed_origins(db, data_dir):
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     other = client.get("/api/items", headers={"origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_requests_without_a_token_are_refused_but_not_counted_as_guesses(client, token):
+    no_token = [client.post("/api/items", json={"name": "x"}).status_code for _ in range(15)]
+    assert no_token == [401] * 15
+    assert bad_posts(client, 1) == [401]  # the address has no failed guess yet

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 
-from onebin.logs import RepeatLimiter
+from onebin.logs import QuietRepeats, RepeatLimiter
 
 
 class Clock:
@@ -30,3 +30,12 @@ def test_a_repeated_failure_is_one_line_then_a_count(caplog):
         "another kind is logged at once",
         "disk full (and 37 more like it in the last 11s)",
     ]
+
+
+def test_a_library_logger_repeats_once_per_window(caplog):
+    logger = logging.getLogger("test.library")
+    logger.addFilter(QuietRepeats(window=60))
+    with caplog.at_level(logging.WARNING, logger="test.library"):
+        for _ in range(33):
+            logger.warning("Invalid HTTP request received.")
+    assert [r.getMessage() for r in caplog.records] == ["Invalid HTTP request received."]

@@ -35,7 +35,9 @@ class Authenticator:
 
     async def require_token(self, request: Request) -> TokenRecord:
         token = bearer_token(request)
-        record = await self.tokens.verify(token) if token else None
+        if token is None:  # no guess at all: nothing to limit
+            raise _unauthorized()
+        record = await self.tokens.verify(token)
         if record is not None:
             return record
         key = client_key(request.client.host if request.client else "")
@@ -49,9 +51,13 @@ class Authenticator:
                 {"retry-after": str(max(1, math.ceil(wait)))},
             )
         self.limiter.record_failure(key, now)
-        raise ApiError(
-            401,
-            "unauthorized",
-            "a valid write token is required: Authorization: Bearer <token>",
-            {"www-authenticate": 'Bearer realm="onebin"'},
-        )
+        raise _unauthorized()
+
+
+def _unauthorized() -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        "a valid write token is required: Authorization: Bearer <token>",
+        {"www-authenticate": 'Bearer realm="onebin"'},
+    )

@@ -87,6 +87,14 @@ def test_smuggling_shapes_are_refused_with_json_400(server, request_bytes):
     assert_json_refusal(raw_exchange(server.port, request_bytes), 400, "bad_request")
 
 
+def test_malformed_requests_do_not_flood_the_log(tmp_path):
+    with ServerProcess(tmp_path / "data") as server:
+        for _ in range(30):
+            raw_exchange(server.port, b"GARBAGE\r\n\r\n")
+        log = server.log()
+    assert log.count("Invalid HTTP request received.") == 1
+
+
 def test_unknown_transfer_coding_is_refused(server):
     raw = raw_exchange(
         server.port,

@@ -230,3 +230,9 @@ def test_files_of_an_older_version_are_made_private(tmp_path):
     os.chmod(path, 0o644)
     with SQLiteDatabase(path, [ONE]):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_directory_where_the_database_should_be_is_named_as_such(tmp_path):
+    (tmp_path / "db.sqlite3").mkdir()
+    with pytest.raises(OnebinError, match="is a directory, not a database file"):
+        SQLiteDatabase(tmp_path / "db.sqlite3", [ONE]).open()

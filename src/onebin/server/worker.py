@@ -31,7 +31,7 @@ from onebin.app import AppContext, AppSpec, build_app, open_database
 from onebin.assets import assets_app
 from onebin.config import Settings
 from onebin.limiter import FailureLimiter
-from onebin.logs import RepeatLimiter
+from onebin.logs import RepeatLimiter, quiet_repeats
 from onebin.server.accept import Acceptor
 from onebin.server.clients import TrustedProxies
 from onebin.server.connections import ConnectionLimits, ConnectionRegistry
@@ -177,6 +177,8 @@ def run_worker(
     number: int | None = None,
 ) -> None:
     """Serve until a stop signal; ``number`` is set for a worker under a supervisor."""
+    # uvicorn warns once per malformed request; a client can send thousands a second.
+    quiet_repeats("uvicorn.error")
     db = open_database(settings, spec)
     try:
         context = AppContext(

@@ -14,7 +14,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from onebin.errors import DatabaseDamaged, DatabaseUnavailable, ForeignDatabase
+from onebin.errors import DatabaseDamaged, DatabaseUnavailable, DataDirError, ForeignDatabase
 from onebin.store.faults import SQLITE_CORRUPT, SQLITE_NOTADB, result_code
 
 # "oneb" in ASCII: what `PRAGMA application_id` reads in every database onebin made.
@@ -49,6 +49,8 @@ def check_owner(path: Path) -> None:
     ``DatabaseDamaged`` or ``DatabaseUnavailable`` (cannot be opened: a read-only
     file system, say). A missing or empty file passes: it becomes onebin's.
     """
+    if path.is_dir():
+        raise DataDirError(f"{path} is a directory, not a database file")
     try:
         if path.stat().st_size == 0:
             return
