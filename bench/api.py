@@ -17,18 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.wrk import wrk
+from bench.wrk import RANDOM_GET, wrk
 from tests.seed import seed_items
 from tests.support import ServerProcess, make_token
 
 ITEMS = 10_000
-
-RANDOM_GET = """
-math.randomseed(os.time())
-request = function()
-  return wrk.format("GET", "/api/items/" .. math.random(1, %d))
-end
-"""
 
 POST = """
 wrk.method = "POST"

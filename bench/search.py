@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.wrk import Result, wrk
+from bench.wrk import RANDOM_GET, Result, wrk
 from onebin.app import open_database
 from onebin.config import Settings
 from onebin.items import spec
@@ -64,13 +64,6 @@ TAGS = words_of(
 ONSETS = words_of("b c d f g h k l m n p r s t v z br cr dr gr pl st tr")
 VOWELS = words_of("a e i o u ai ea io")
 CODAS = ["", "n", "r", "s", "l", "m", "x", "nd", "st"]
-
-RANDOM_GET = """
-math.randomseed(os.time())
-request = function()
-  return wrk.format("GET", "/api/items/" .. math.random(1, %d))
-end
-"""
 
 SEARCHES = """
 math.randomseed(os.time() + %d)

@@ -8,6 +8,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+# GET /api/items/{id} with ids drawn at random from 1 to %d (the item count).
+RANDOM_GET = """
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/api/items/" .. math.random(1, %d))
+end
+"""
+
 
 @dataclass(frozen=True)
 class Result:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import signal
 import socket
@@ -118,17 +117,9 @@ class Listener(uvicorn.Server):
 
 
 def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """One line per kind of loop error and minute; ``accept`` failing for want of
-    descriptors is named as such."""
+    """One line per kind of loop error and minute (``accept`` errors are the
+    acceptor's to report)."""
     error = context.get("exception")
-    if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
-        loop_errors.log(
-            logging.ERROR,
-            "descriptors",
-            "cannot accept connections: out of file descriptors (the open-files limit); "
-            "lower --max-connections or raise the limit",
-        )
-        return
     message = context.get("message", "event loop error")
     loop_errors.log(logging.ERROR, message, f"{message}: {error!r}" if error else message)
 
