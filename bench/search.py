@@ -37,9 +37,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.wrk import RANDOM_GET, Result, wrk
-from onebin.app import open_database
+from onebin.compose import open_database
 from onebin.config import Settings
-from onebin.items import spec
+from onebin.items import app as items_app
 from tests.support import ServerProcess
 
 ITEMS = 1_000_000
@@ -127,7 +127,7 @@ def seed(data_dir: Path, count: int) -> float:
     """
     started = time.monotonic()
     settings = Settings(data_dir=data_dir)
-    open_database(settings, spec).close()  # the schema, as the server makes it
+    open_database(settings, items_app).close()  # the schema, as the server makes it
     maker = TextMaker()
     times = stamps(count)
     with closing(sqlite3.connect(settings.database_path)) as conn:
@@ -143,7 +143,7 @@ def seed(data_dir: Path, count: int) -> float:
                 "INSERT INTO items (name, description, tags, created_at, updated_at) "
                 "SELECT name, description, tags, created_at, created_at FROM staging"
             )
-    open_database(settings, spec).close()  # a clean close: no integrity check at start
+    open_database(settings, items_app).close()  # a clean close: no integrity check at start
     return time.monotonic() - started
 
 

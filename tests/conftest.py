@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from onebin.app import AppContext, build_app, open_database
+from onebin.app import Context
+from onebin.compose import build_app, make_context, open_database
 from onebin.config import Settings
-from onebin.items import spec
+from onebin.items import app as items_app
 from onebin.limiter import SharedFailureLimiter
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore
@@ -26,7 +27,7 @@ def settings(data_dir: Path) -> Settings:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[SQLiteDatabase]:
-    database = open_database(settings, spec)
+    database = open_database(settings, items_app)
     yield database
     database.close()
 
@@ -37,14 +38,14 @@ def token(db: SQLiteDatabase) -> str:
     return secret
 
 
-def app_context(settings: Settings, db: SQLiteDatabase) -> AppContext:
+def app_context(settings: Settings, db: SQLiteDatabase) -> Context:
     limiter = SharedFailureLimiter(max_failures=settings.auth_failure_limit)
-    return AppContext(settings=settings, db=db, tokens=TokenStore(db), limiter=limiter)
+    return make_context(settings, db, limiter)
 
 
 @pytest.fixture
 def client(settings: Settings, db: SQLiteDatabase) -> TestClient:
     """The real app in-process, on a real SQLite file in a temp data dir."""
-    app = build_app(app_context(settings, db), spec)
+    app = build_app(app_context(settings, db), items_app)
     # Not entered as a context manager: the app does not use lifespan events.
     return TestClient(app, base_url="http://testserver")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from onebin.app import open_database
+from onebin.compose import open_database
 from onebin.config import Settings
-from onebin.items import spec
+from onebin.items import app as items_app
 from onebin.items.repository import now_iso
 
 
@@ -19,7 +19,7 @@ def seed_items(
     describe: Callable[[int], str] = lambda i: f"description of item number {i}",
 ) -> None:
     # One long transaction: far past the deadline a request gets.
-    db = open_database(Settings(data_dir=data_dir, query_timeout=3600), spec)
+    db = open_database(Settings(data_dir=data_dir, query_timeout=3600), items_app)
     stamp = now_iso()
     rows = [(f"item {i}", describe(i), '["seed"]', stamp, stamp) for i in range(count)]
     try:

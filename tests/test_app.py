@@ -1,48 +1,64 @@
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.testclient import TestClient
+import sys
 
-from onebin.app import answer_json, build_api
-from onebin.http import JsonResponse, resource
+import pytest
 
-
-async def broken(request: Request) -> JsonResponse:
-    raise RuntimeError("secret internal detail")
+from onebin.app import App, load_app
+from onebin.errors import AppError
+from onebin.store.migrations import Migration
 
 
-async def fine(request: Request) -> JsonResponse:
-    return JsonResponse({"ok": True})
-
-
-def api_client() -> TestClient:
-    api = answer_json(
-        build_api(
-            [
-                resource("/api/broken", {"GET": broken}),
-                resource("/api/fine", {"GET": fine, "POST": fine}),
-            ]
-        )
+@pytest.fixture
+def module_dir(tmp_path, monkeypatch):
+    package = tmp_path / "someapp"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "app.py").write_text(
+        "from onebin import App\napp = App(name='some', version='2.0')\nnot_an_app = 42\n"
     )
-    return TestClient(api, raise_server_exceptions=False)
+    (package / "broken.py").write_text("import no_such_dependency_here\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [name for name in sys.modules if name.startswith("someapp")]:
+        del sys.modules[name]
 
 
-def test_unhandled_error_is_json_500_without_details():
-    response = api_client().get("/api/broken")
-    assert response.status_code == 500
-    assert response.json()["error"]["code"] == "internal_error"
-    assert "secret internal detail" not in response.text
-    assert "Traceback" not in response.text
+def test_load_app_finds_the_attribute(module_dir):
+    app = load_app("someapp.app:app")
+    assert (app.name, app.version) == ("some", "2.0")
 
 
-def test_405_is_json_and_allow_lists_every_method_of_the_path():
-    response = api_client().delete("/api/fine")
-    assert response.status_code == 405
-    assert response.json()["error"]["code"] == "method_not_allowed"
-    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+def test_the_items_app_is_an_app_like_any_other():
+    assert load_app("onebin.items:app").name == "items"
 
 
-def test_head_is_answered_like_get_without_body():
-    response = api_client().head("/api/fine")
-    assert response.status_code == 200
-    assert response.content == b""
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("someapp.app", "expected MODULE:ATTRIBUTE"),
+        ("nosuchmodule.app:app", "no module named 'nosuchmodule'"),
+        ("someapp.nosuch:app", "no module named 'someapp.nosuch'"),
+        ("someapp.app:ap", "module 'someapp.app' has no attribute 'ap'"),
+        ("someapp.app:not_an_app", "not_an_app is a int, not an onebin App"),
+        (
+            "someapp.broken:app",
+            "importing someapp.broken failed: No module named 'no_such_dependency",
+        ),
+    ],
+)
+def test_load_app_names_what_was_not_found(module_dir, reference, message):
+    with pytest.raises(AppError, match=message) as raised:
+        load_app(reference)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["", "Guestbook", "1st", "has space", "a" * 65, "dots.no"])
+def test_app_names_must_name_a_file(name):
+    with pytest.raises(AppError, match="app name"):
+        App(name)
+
+
+def test_onebin_migrations_are_onebins():
+    with pytest.raises(AppError, match="component 'onebin' is onebin's"):
+        App("mine", migrations=[Migration("onebin", 9, "x", "SELECT 1")])

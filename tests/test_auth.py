@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from onebin.app import build_app
+from onebin.compose import build_app
 from onebin.config import Settings
-from onebin.items import spec
+from onebin.items import app as items_app
 from tests.conftest import app_context
 
 
@@ -38,7 +38,7 @@ def test_a_valid_token_is_accepted_even_after_its_address_is_limited(client, tok
 
 def cors_client(db, data_dir, origins):
     settings = Settings(data_dir=data_dir, cors_origins=origins)
-    return TestClient(build_app(app_context(settings, db), spec))
+    return TestClient(build_app(app_context(settings, db), items_app))
 
 
 def test_cors_is_off_by_default(client):

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from onebin.config import SETTINGS, Settings, add_arguments, build_settings
+from onebin.config import (
+    SETTINGS,
+    Settings,
+    add_arguments,
+    all_addresses,
+    build_settings,
+    unknown_variables,
+)
 from onebin.errors import ConfigError
 
 
@@ -18,7 +25,9 @@ def flags(*argv: str) -> argparse.Namespace:
 def test_defaults_when_nothing_is_given():
     settings = build_settings(flags(), environ={})
     assert settings == Settings()
-    assert (settings.host, settings.port, settings.data_dir) == ("127.0.0.1", 8000, Path("data"))
+    assert (settings.host, settings.port, settings.data_dir) == (None, 8000, Path("data"))
+    assert settings.listen_host == "127.0.0.1"
+    assert settings.app is None
 
 
 def test_environment_is_read_and_flag_wins():
@@ -72,3 +81,51 @@ def test_every_setting_has_a_flag_env_and_settings_field():
     assert {option.name for option in SETTINGS} == fields
     for option in SETTINGS:
         assert option.env == "ONEBIN_" + option.name.upper()
+
+
+def test_a_domain_listens_on_every_address_unless_a_host_is_given():
+    assert build_settings(flags("--domain", "example.com"), environ={}).listen_host in (
+        "::",
+        "0.0.0.0",
+    )
+    assert Settings(domain=("example.com",)).listen_host == all_addresses()
+    given = build_settings(flags("--domain", "example.com", "--host", "10.0.0.5"), environ={})
+    assert given.listen_host == "10.0.0.5"
+    assert Settings(host="::1").listen_host == "::1"
+
+
+def test_help_names_both_defaults_of_host():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert "default 127.0.0.1, or all addresses with --domain]" in text
+
+
+def test_app_is_a_setting_checked_for_its_syntax():
+    assert build_settings(flags("--app", "guestbook.app:app"), environ={}).app == (
+        "guestbook.app:app"
+    )
+    assert build_settings(flags(), environ={"ONEBIN_APP": "shop:api"}).app == "shop:api"
+    with pytest.raises(ConfigError, match=r"invalid ONEBIN_APP: expected MODULE:ATTRIBUTE"):
+        build_settings(flags(), environ={"ONEBIN_APP": "guestbook.app"})
+
+
+def test_unknown_variables_name_the_closest_setting():
+    environ = {
+        "ONEBIN_PROT": "9000",
+        "ONEBIN_DATADIR": "/srv",
+        "ONEBIN_PORT": "8000",
+        "ONEBIN_ZZZZZZ": "1",
+        "PATH": "/usr/bin",
+        "onebin_prot": "lower case is another variable",
+    }
+    assert unknown_variables(environ) == [
+        "ONEBIN_DATADIR is not an onebin setting (did you mean ONEBIN_DATA_DIR?)",
+        "ONEBIN_PROT is not an onebin setting (did you mean ONEBIN_PORT?)",
+        "ONEBIN_ZZZZZZ is not an onebin setting",
+    ]
+
+
+def test_every_setting_and_no_other_variable_is_silent():
+    assert unknown_variables({option.env: "x" for option in SETTINGS}) == []
+    assert unknown_variables({"HOME": "/root", "ONEBIN": "1"}) == []

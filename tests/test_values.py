@@ -42,3 +42,20 @@ def test_connection_limit_accepts_auto():
     assert values.connection_limit("50") == 50
     with pytest.raises(ValueError, match="at least 1"):
         values.connection_limit("0")
+
+
+@pytest.mark.parametrize(
+    "text", ["onebin.items:app", "guestbook.app:app", "shop:api", " pkg._private:App2 "]
+)
+def test_app_reference(text):
+    assert values.app_reference(text) == text.strip()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "guestbook", "guestbook.app", ":app", "guestbook:", "guest-book:app", "a..b:app",
+     ".a:app", "a.:app", "a:b:c", "a:b.c", "a:1b", "a b:app", "9lives:app"],
+)  # fmt: skip
+def test_app_reference_refuses_anything_but_module_colon_attribute(text):
+    with pytest.raises(ValueError, match=r"^expected MODULE:ATTRIBUTE, e\.g\. guestbook\.app:app"):
+        values.app_reference(text)

@@ -1,237 +1,139 @@
-"""Compose an application into one ASGI callable: API, health checks, embedded assets.
+"""What an application is, in onebin's terms: ``App`` and the ``Context`` it is handed.
 
-An application tells onebin what it has through an ``AppSpec``: its migrations, its
-API routes and the package holding its built frontend. onebin owns the rest: the
-database, tokens, error shapes and the dispatch between the parts. The dispatch is a
-plain path test, not a router, because it runs on every request.
-
-Every answer is JSON, whatever fails: a database fault is its own 5xx (one log line
-per kind, repeats counted), a bug is a 500 without details, and a request that a
-shutdown cuts off gets a 503 instead of the plain-text 500 uvicorn would send.
+An application tells onebin what it has: its name and version, its database
+migrations, its routes, its static files and the security headers of its pages.
+onebin owns the rest: the database file, tokens, HTTPS, health checks, limits and
+the shape of every error. This module and the names ``onebin`` exports are the
+whole contract (docs/library.md); everything else inside onebin is private.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
+import importlib
+import os
+import re
+import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from starlette.exceptions import HTTPException
-from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Router
+from starlette.requests import Request
+from starlette.routing import BaseRoute
 
+from onebin.assets import SecurityHeaders, Static
+from onebin.auth import Authenticator
 from onebin.config import Settings
-from onebin.errors import StoreFault
-from onebin.health import Readiness
-from onebin.http import JsonResponse, error_response, fault_response
-from onebin.limiter import FailureLimiter
-from onebin.logs import RepeatLimiter
-from onebin.store.connection import check_owner
-from onebin.store.integrity import check_at_start
+from onebin.errors import AppError
+from onebin.http import BodyLimits
 from onebin.store.migrations import Migration
-from onebin.store.restore import finish_interrupted_restore
 from onebin.store.sqlite import SQLiteDatabase
-from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
-from onebin.store.tokens import TokenStore
-from onebin.types import ASGIApp, Message, Receive, Scope, Send
+from onebin.store.tokens import TokenRecord
 
-logger = logging.getLogger("onebin")
-# One line per kind of failure and minute, however many requests hit it.
-failures = RepeatLimiter(logger, window=10.0)
+# The items catalogue: what `onebin` serves when no other application is named.
+DEFAULT_APP = "onebin.items:app"
+# Migrations of this component are onebin's own (tokens); an app picks another name.
+ONEBIN_COMPONENT = "onebin"
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+
+
+class Context:
+    """What onebin hands an application's ``routes`` function at start.
+
+    ``settings`` are the validated settings of this run, ``db`` the database (see
+    docs/library.md for its ``lookup``/``read``/``write`` contract), ``body_limits``
+    the request body limits to pass to ``read_json``. onebin builds the context; an
+    application only reads it.
+    """
+
+    def __init__(self, settings: Settings, db: SQLiteDatabase, auth: Authenticator) -> None:
+        self.settings = settings
+        self.db = db
+        self.body_limits = BodyLimits(max_bytes=settings.max_body_bytes)
+        self._auth = auth
+
+    async def require_token(self, request: Request) -> TokenRecord:
+        """The request's valid token (its ``name`` says whose), or a JSON 401/429.
+
+        Raises ``ApiError``, which onebin answers as JSON: 401 for a missing, unknown
+        or revoked token, 429 with ``Retry-After`` once a client address has sent too
+        many bad ones. Call it first in every handler that changes data.
+        """
+        return await self._auth.require_token(request)
+
+
+Routes = Callable[[Context], Sequence[BaseRoute]]
 
 
 @dataclass(frozen=True)
-class AppContext:
-    """What onebin hands an application when building its routes."""
+class App:
+    """An application onebin can serve and pack into one file.
 
-    settings: Settings
-    db: SQLiteDatabase
-    tokens: TokenStore
-    limiter: FailureLimiter
-
-
-@dataclass(frozen=True)
-class AppSpec:
-    """An application onebin can serve and pack.
-
-    ``assets_package`` names the package whose files are the built frontend
-    (read through importlib.resources, so it works from a zip or a frozen binary);
-    None serves no frontend.
+    - ``name``: lower-case letters, digits, ``-`` and ``_``; it names the
+      executable ``onebin build`` writes and appears in the start-up log line.
+    - ``version``: shown by ``--version`` beside onebin's.
+    - ``migrations``: the app's schema changes, applied in order at start (each
+      ``Migration``'s component is the app's own name for its tables; ``onebin`` is
+      taken).
+    - ``routes``: called once per process with the ``Context``; returns Starlette
+      ``Route``/``Mount`` objects at paths the app chooses. A route claims its path,
+      or everything below the literal part before its first ``{parameter}``; a
+      ``Mount`` claims everything below it. ``/healthz``, ``/readyz``,
+      ``/.well-known/acme-challenge/`` and ``/_onebin/`` are onebin's, and an app
+      that claims them is refused at start.
+    - ``static``: the app's static files (``Static``); paths no route claims go there.
+    - ``headers``: the security headers of its HTML pages; strict by default.
     """
 
     name: str
-    migrations: Sequence[Migration]
-    api_routes: Callable[[AppContext], list[BaseRoute]]
-    assets_package: str | None = None
+    version: str = "0.0.0"
+    migrations: Sequence[Migration] = ()
+    routes: Routes | None = None
+    static: Static | None = None
+    headers: SecurityHeaders = field(default_factory=SecurityHeaders)
 
-
-def open_database(settings: Settings, spec: AppSpec, *, alone: bool = False) -> SQLiteDatabase:
-    """The data directory's database with onebin's and the app's migrations applied.
-
-    ``alone`` (the caller holds the data directory with no other onebin process in
-    it) is when an interrupted restore is finished and a file that was not closed
-    cleanly is checked before anything uses it.
-    """
-    path = settings.database_path
-    if alone:
-        done = finish_interrupted_restore(path)
-        if done:
-            logger.warning("%s", done)
-        check_owner(path)  # a file that is not onebin's is refused before it is checked
-        if check_at_start(path):
-            logger.info("%s was not closed cleanly; quick_check found no damage", path)
-    db = SQLiteDatabase(
-        path,
-        [*TOKEN_MIGRATIONS, *spec.migrations],
-        synchronous=settings.sqlite_synchronous,
-        query_timeout=settings.query_timeout,
-        write_timeout=settings.write_timeout,
-    )
-    db.open()
-    return db
-
-
-def _describe(scope: Scope) -> str:
-    return f"{scope.get('method', '?')} {scope.get('path', '?')}"
-
-
-class JsonApi:
-    """Starlette's router with every failure answered as a JSON error.
-
-    In place of the ``Starlette`` application class, whose middleware stack adds
-    four wrapper layers to every request: routing is Starlette's, errors are one
-    ``try`` here. Setting ``scope["app"]`` makes the router raise ``HTTPException``
-    for 404/405 instead of answering in plain text. ``redirect_slashes`` is off: its
-    redirect would copy the request's Host header into ``Location``.
-    """
-
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        self.router = Router(routes=list(routes), redirect_slashes=False)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["app"] = self
-        try:
-            await self.router(scope, receive, send)
-        except HTTPException as exc:
-            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-            headers = dict(exc.headers or {})
-            await error_response(exc.status_code, code, str(exc.detail), headers)(
-                scope, receive, send
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise AppError(
+                f"app name {self.name!r} must be 1-64 of a-z, 0-9, - and _, starting with a letter"
             )
-        except StoreFault as fault:
-            response = fault_response(fault)
-            failures.log(
-                logging.ERROR,
-                f"{type(fault).__name__} {scope['path']}",
-                f"{_describe(scope)} answered {response.status_code}: {fault}",
-            )
-            await response(scope, receive, send)
+        if not self.version or not isinstance(self.version, str):
+            raise AppError(f"app {self.name!r}: version must be a non-empty string")
+        for migration in self.migrations:
+            if migration.component == ONEBIN_COMPONENT:
+                raise AppError(
+                    f"app {self.name!r}: migration component {ONEBIN_COMPONENT!r} is onebin's; "
+                    "name your own (e.g. the app's name)"
+                )
 
 
-def build_api(routes: Sequence[BaseRoute], cors_origins: Sequence[str] = ()) -> ASGIApp:
-    """The API as one ASGI app; CORS only for origins the operator listed."""
-    api = JsonApi(routes)
-    if not cors_origins:
-        return api
-    return CORSMiddleware(
-        api,
-        allow_origins=list(cors_origins),
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["authorization", "content-type", "if-match", "if-none-match"],
-        expose_headers=["etag", "location"],
-        max_age=600,
-    )
+def load_app(reference: str) -> App:
+    """The ``App`` named ``MODULE:ATTRIBUTE``; ``AppError`` naming what was not found.
 
-
-def answer_json(app: ASGIApp) -> ASGIApp:
-    """``app`` with every escape turned into a JSON answer, if none was started yet.
-
-    A request task is cancelled only when a shutdown's grace period ends: it gets a
-    503 and the task ends quietly (re-raising would make uvicorn log a traceback and
-    try its own plain-text 500).
+    The current directory is searched last, as ``python -m`` would search it first:
+    an installed package always wins over a same-named directory where you stand.
     """
-
-    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        try:
-            await app(scope, receive, tracked)
-        except asyncio.CancelledError:
-            if not started:
-                await error_response(
-                    503,
-                    "shutting_down",
-                    "the server stopped before this request finished; try again",
-                    {"retry-after": "1", "connection": "close"},
-                )(scope, receive, send)
-        except Exception:
-            # The traceback goes to the operator's log (once per kind), never to the client.
-            failures.log(
-                logging.ERROR,
-                f"unhandled {_describe(scope)}",
-                f"unhandled error in {_describe(scope)}",
-                exc_info=True,
-            )
-            if not started:
-                with contextlib.suppress(RuntimeError, OSError):  # the client went away
-                    await error_response(
-                        500, "internal_error", "the server failed to handle this request"
-                    )(scope, receive, send)
-
-    return guarded
-
-
-def health_app(readiness: Readiness) -> Callable[[str], ASGIApp | None]:
-    """The handlers of ``/healthz`` (alive) and ``/readyz`` (ready), by path."""
-
-    async def alive(scope: Scope, receive: Receive, send: Send) -> None:
-        await JsonResponse({"status": "ok"})(scope, receive, send)
-
-    async def ready(scope: Scope, receive: Receive, send: Send) -> None:
-        report = await readiness.report()
-        if report["status"] == "ready":
-            await JsonResponse(report)(scope, receive, send)
-            return
-        problems = "; ".join(f"{k}: {v}" for k, v in report["checks"].items() if v != "ok")
-        failures.log(logging.WARNING, "not ready", f"not ready: {problems}")
-        body = {**report, "error": {"code": "not_ready", "message": problems}}
-        await JsonResponse(body, 503, {"retry-after": "1"})(scope, receive, send)
-
-    return {"/healthz": alive, "/readyz": ready}.get
-
-
-def build_app(context: AppContext, spec: AppSpec, assets: ASGIApp | None = None) -> ASGIApp:
-    api = build_api(spec.api_routes(context), context.settings.cors_origins)
-    settings = context.settings
-    health = health_app(Readiness(context.db, settings.data_dir, settings.min_free_disk))
-
-    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(404, "not_found", "no such path")(scope, receive, send)
-
-    fallback = assets or not_found
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return  # lifespan is not used; WebSocket upgrades are refused by the protocol
-        path: str = scope["path"]
-        if path.startswith("/api/") or path == "/api":
-            await api(scope, receive, send)
-            return
-        probe = health(path)
-        if probe is None:
-            await fallback(scope, receive, send)
-        elif scope["method"] in ("GET", "HEAD"):
-            await probe(scope, receive, send)
-        else:
-            await error_response(
-                405, "method_not_allowed", "use GET or HEAD", {"allow": "GET, HEAD"}
-            )(scope, receive, send)
-
-    return answer_json(app)
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise AppError(f"--app {reference!r}: expected MODULE:ATTRIBUTE, e.g. guestbook.app:app")
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+            raise AppError(f"--app {reference}: no module named {exc.name!r}") from None
+        raise AppError(f"--app {reference}: importing {module_name} failed: {exc}") from None
+    except Exception as exc:
+        raise AppError(
+            f"--app {reference}: importing {module_name} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        found = getattr(module, attribute)
+    except AttributeError:
+        raise AppError(
+            f"--app {reference}: module {module_name!r} has no attribute {attribute!r}"
+        ) from None
+    if not isinstance(found, App):
+        raise AppError(
+            f"--app {reference}: {attribute} is a {type(found).__name__}, not an onebin App"
+        )
+    return found

@@ -13,18 +13,28 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from onebin import __version__
-from onebin.app import AppSpec, open_database
+from onebin.app import DEFAULT_APP, App, load_app
 from onebin.build import TARGETS
-from onebin.config import SETTINGS, Option, Settings, add_arguments, build_settings
-from onebin.errors import BuildError, ConfigError, OnebinError
+from onebin.compose import open_database
+from onebin.config import (
+    SETTINGS,
+    Option,
+    Settings,
+    add_arguments,
+    build_settings,
+    unknown_variables,
+)
+from onebin.errors import AppError, BuildError, ConfigError, OnebinError
 from onebin.store.backup import backup
 from onebin.store.integrity import run_check
 from onebin.store.lock import DataDirLock
 from onebin.store.restore import restore
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore, carry_revocations
+from onebin.suggest import SuggestingParser
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -34,26 +44,23 @@ def _options(*names: str) -> tuple[Option, ...]:
     return tuple(option for option in SETTINGS if option.name in names)
 
 
-DATA_DIR_ONLY = _options("data_dir")
+# The commands that work on a data directory: which app's database it holds matters
+# (its migrations run on open), so each takes --app.
+DATA_DIR_ONLY = _options("app", "data_dir")
+APP_ONLY = _options("app")
 
 
-def _default_spec() -> AppSpec:
-    from onebin.items import spec
-
-    return spec
-
-
-def cmd_serve(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+def cmd_serve(settings: Settings, args: argparse.Namespace, app: App) -> int:
     from onebin.server import serve
 
-    return serve(settings, spec)
+    return serve(settings, app)
 
 
 @contextmanager
-def database(settings: Settings, spec: AppSpec) -> Iterator[SQLiteDatabase]:
+def database(settings: Settings, app: App) -> Iterator[SQLiteDatabase]:
     """The database, opened as a server opens it, beside any server that is running."""
     with DataDirLock(settings.data_dir, exclusive=False) as lock:
-        db = open_database(settings, spec, alone=lock.alone)
+        db = open_database(settings, app, alone=lock.alone)
         lock.share()
         try:
             yield db
@@ -61,20 +68,27 @@ def database(settings: Settings, spec: AppSpec) -> Iterator[SQLiteDatabase]:
             db.close()
 
 
-def cmd_token_create(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    with database(settings, spec) as db:
-        token, record = TokenStore(db).create(args.name)
+def cmd_token_create(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    existed = settings.data_dir.is_dir()
+    with database(settings, app) as db:
+        token, record = TokenStore(db).create(args.name, replace=args.replace)
     print(token)
+    if not existed:
+        print(
+            f"onebin: warning: {settings.data_dir} did not exist and was created; a server "
+            "must use the same --data-dir (or ONEBIN_DATA_DIR) to accept this token",
+            file=sys.stderr,
+        )
     print(
-        f"token {record.name!r} created; it is shown only this once. "
-        "Send it as: Authorization: Bearer <token>",
+        f"token {record.name!r} created in {settings.database_path.resolve()}; it is shown "
+        "only this once. Send it as: Authorization: Bearer <token>",
         file=sys.stderr,
     )
     return 0
 
 
-def cmd_token_list(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    with database(settings, spec) as db:
+def cmd_token_list(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    with database(settings, app) as db:
         records = TokenStore(db).list()
     print(f"{'NAME':<24} {'CREATED':<26} STATUS")
     for record in records:
@@ -83,14 +97,14 @@ def cmd_token_list(settings: Settings, args: argparse.Namespace, spec: AppSpec) 
     return 0
 
 
-def cmd_token_revoke(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
-    with database(settings, spec) as db:
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    with database(settings, app) as db:
         record = TokenStore(db).revoke(args.name)
     print(f"token {record.name!r} revoked at {record.revoked_at}", file=sys.stderr)
     return 0
 
 
-def cmd_build(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+def cmd_build(settings: Settings, args: argparse.Namespace, app: App) -> int:
     try:
         from onebin.build.pack import build
     except ImportError as exc:
@@ -98,20 +112,35 @@ def cmd_build(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> in
     from onebin.build.report import format_report
 
     for artifact in build(
-        spec, Path(args.dist), targets=args.target or TARGETS, environ=os.environ
+        app,
+        args.app_reference,
+        Path(args.dist),
+        name=args.name,
+        targets=args.target or TARGETS,
+        environ=os.environ,
     ):
         print(format_report(f"{artifact.path} ({artifact.kind})", artifact.report))
     return 0
 
 
-def cmd_backup(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+def cmd_new(settings: Settings, args: argparse.Namespace, app: App | None) -> int:
+    from onebin.new import create_project, default_requirement, next_steps
+
+    project = create_project(
+        args.name, Path(args.dir or args.name), args.onebin or default_requirement()
+    )
+    print(next_steps(project, args.name))
+    return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace, app: App) -> int:
     with DataDirLock(settings.data_dir, exclusive=False):
         size = backup(settings.database_path, Path(args.path), overwrite=args.force)
     print(f"backed up {settings.database_path} to {args.path} ({size:,} bytes)", file=sys.stderr)
     return 0
 
 
-def cmd_check(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+def cmd_check(settings: Settings, args: argparse.Namespace, app: App) -> int:
     path = settings.database_path
     if not path.is_file():
         print(f"onebin: no database at {path}", file=sys.stderr)
@@ -131,7 +160,7 @@ def cmd_check(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> in
     return EXIT_ERROR
 
 
-def cmd_restore(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+def cmd_restore(settings: Settings, args: argparse.Namespace, app: App) -> int:
     database = settings.database_path
     carried: list[int | None] = []
 
@@ -153,7 +182,7 @@ def cmd_restore(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> 
     return 0
 
 
-def cmd_tls_status(settings: Settings, args: argparse.Namespace, spec: AppSpec) -> int:
+def cmd_tls_status(settings: Settings, args: argparse.Namespace, app: App) -> int:
     from onebin.tls.status import tls_status
 
     entries = tls_status(settings)
@@ -180,15 +209,35 @@ def cmd_tls_status(settings: Settings, args: argparse.Namespace, spec: AppSpec) 
     return 0
 
 
-Command = Callable[[Settings, argparse.Namespace, AppSpec], int]
+Command = Callable[[Settings, argparse.Namespace, Any], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class ShowVersion(argparse.Action):
+    """``--version``: the app's name and version, then onebin's.
+
+    The app is the one ``ONEBIN_APP`` or the entry point names (``--app`` belongs to
+    the commands, after this flag), imported only when the flag is given.
+    """
+
+    def __init__(self, option_strings: Sequence[str], dest: str, default_app: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the versions and exit")
+        self.default_app = default_app
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        try:
+            app = load_app(os.environ.get("ONEBIN_APP") or self.default_app)
+        except AppError as exc:
+            parser.exit(EXIT_USAGE, f"onebin: {exc}\n")
+        print(f"{app.name} {app.version} (onebin {__version__})")
+        parser.exit(0)
+
+
+def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
+    parser = SuggestingParser(
         prog="onebin",
         description="A whole web service in one file: API, embedded database, frontend, HTTPS.",
     )
-    parser.add_argument("--version", action="version", version=f"onebin {__version__}")
+    parser.add_argument("--version", action=ShowVersion, default_app=default_app)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser(
@@ -203,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     create = token_commands.add_parser("create", help="create a token and print it once")
     create.add_argument("--name", help="a label to find the token by later")
+    create.add_argument(
+        "--replace",
+        action="store_true",
+        help="revoke the active token of this name first (so a script can rerun)",
+    )
     add_arguments(create, DATA_DIR_ONLY)
     create.set_defaults(handler=cmd_token_create, options=DATA_DIR_ONLY)
     listing = token_commands.add_parser("list", help="list tokens (never their secrets)")
@@ -212,6 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name", help="the token's name, as shown by 'token list'")
     add_arguments(revoke, DATA_DIR_ONLY)
     revoke.set_defaults(handler=cmd_token_revoke, options=DATA_DIR_ONLY)
+
+    new = commands.add_parser(
+        "new",
+        help="create a project for your own app, ready to test and pack",
+        description="Write a working project: a package NAME with NAME/app.py exporting "
+        "'app' (one table, JSON routes, a plain HTML page), its tests, a README and a "
+        "Makefile whose 'make dist' packs it into dist/NAME.",
+    )
+    new.add_argument("name", help="the app's name: a lower-case Python identifier")
+    new.add_argument("--dir", help="where to write the project [default ./NAME]")
+    new.add_argument(
+        "--onebin",
+        metavar="REQUIREMENT",
+        help="how the project's virtualenv gets onebin (a wheel, a directory or a pip "
+        "requirement) [default: where this onebin was installed from]",
+    )
+    new.set_defaults(handler=cmd_new, options=(), needs_app=False)
 
     backup_parser = commands.add_parser(
         "backup", help="copy the database consistently, even while the server runs"
@@ -249,10 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser(
         "build",
-        help="pack this app into dist/onebin and dist/onebin.pyz",
-        description="Pack the installed app, its dependencies and its frontend into one "
-        "executable (dist/onebin) and one zipapp (dist/onebin.pyz); print their size reports.",
+        help="pack the app into dist/NAME and dist/NAME.pyz",
+        description="Pack the app (--app), onebin, their dependencies and the app's static "
+        "files into one executable (dist/NAME) and one zipapp (dist/NAME.pyz); print their "
+        "size reports.",
     )
+    build.add_argument("--name", help="the artifacts' name [default: the app's name]")
     build.add_argument("--dist", default="dist", help="output directory [default dist]")
     build.add_argument(
         "--target",
@@ -260,12 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=TARGETS,
         help="build only this artifact (repeatable) [default both]",
     )
-    build.set_defaults(handler=cmd_build, options=())
+    add_arguments(build, APP_ONLY)
+    build.set_defaults(handler=cmd_build, options=APP_ONLY)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, spec: AppSpec | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, app: str | None = None) -> int:
+    """Run the ``onebin`` command line; the exit status.
+
+    ``app`` (``MODULE:ATTRIBUTE``) is the application served when neither ``--app``
+    nor ``ONEBIN_APP`` names one: the entry point of a packed app passes its own.
+    """
+    default_app = app or DEFAULT_APP
+    parser = build_parser(default_app)
     args = parser.parse_args(argv)
     try:
         settings = build_settings(args, options=args.options)
@@ -275,9 +355,19 @@ def main(argv: Sequence[str] | None = None, spec: AppSpec | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s"
     )
+    for warning in unknown_variables(os.environ):
+        print(f"onebin: warning: {warning}", file=sys.stderr)
+    args.app_reference = settings.app or default_app
+    chosen = None
+    if getattr(args, "needs_app", True):
+        try:
+            chosen = load_app(args.app_reference)
+        except AppError as exc:
+            print(f"onebin: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     handler: Command = args.handler
     try:
-        return handler(settings, args, spec or _default_spec())
+        return handler(settings, args, chosen)
     except OnebinError as exc:
         print(f"onebin: {exc}", file=sys.stderr)
         return EXIT_ERROR

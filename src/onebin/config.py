@@ -10,7 +10,9 @@ one-line error instead of a failure minutes later.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,10 @@ from onebin.errors import ConfigError
 LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 ENV_PREFIX = "ONEBIN_"
+LOOPBACK = "127.0.0.1"
+# ONEBIN_* variables that are not settings but are read on purpose (none today);
+# ``unknown_variables`` does not warn about them.
+INTERNAL_VARIABLES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Option:
 class Settings:
     """Everything the server needs to know, validated."""
 
-    host: str = "127.0.0.1"
+    host: str | None = None
     port: int = 8000
     data_dir: Path = Path("data")
     log_level: str = "info"
@@ -83,6 +89,19 @@ class Settings:
     acme_ca_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    app: str | None = None
+
+    @property
+    def listen_host(self) -> str:
+        """The address to bind: ``--host``, else every address with ``--domain``, else
+        loopback.
+
+        A certificate authority must reach a ``--domain`` server from outside, so
+        loopback (right for a local ``serve``) would leave it serving nobody.
+        """
+        if self.host is not None:
+            return self.host
+        return all_addresses() if self.domain else LOOPBACK
 
     @property
     def https_enabled(self) -> bool:
@@ -105,8 +124,19 @@ class Settings:
         return self.data_dir / "backups"
 
 
+def all_addresses() -> str:
+    """Every address of this machine: ``::`` where one IPv6 socket also takes IPv4
+    (``bind`` turns ``IPV6_V6ONLY`` off for it), else ``0.0.0.0``."""
+    return "::" if socket.has_dualstack_ipv6() else "0.0.0.0"  # noqa: S104 - on purpose
+
+
 SETTINGS: tuple[Option, ...] = (
-    Option("host", str, "address to listen on"),
+    Option(
+        "host",
+        str,
+        "address to listen on (:: is every address, IPv4 too)",
+        shown_default=f"{LOOPBACK}, or all addresses with --domain",
+    ),
     Option("port", values.port, "HTTP port when HTTPS is off"),
     Option("data_dir", Path, "directory for the database, certificates and locks"),
     Option("log_level", values.log_level, "debug, info, warning or error"),
@@ -202,6 +232,12 @@ SETTINGS: tuple[Option, ...] = (
     Option("acme_ca_file", Path, "extra CA bundle to trust the ACME server (e.g. Pebble's)"),
     Option("tls_cert", Path, "bring your own certificate chain (PEM); disables ACME"),
     Option("tls_key", Path, "private key (PEM) for --tls-cert"),
+    Option(
+        "app",
+        values.app_reference,
+        "the application to serve, as MODULE:ATTRIBUTE",
+        shown_default="onebin.items:app",
+    ),
 )
 
 
@@ -219,6 +255,25 @@ def add_arguments(parser: argparse.ArgumentParser, options: Sequence[Option] = S
             parser.add_argument(option.flag, action="append", metavar="VALUE", help=help_text)
         else:
             parser.add_argument(option.flag, metavar="VALUE", help=help_text)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning line per ``ONEBIN_*`` variable that is no setting, naming the closest.
+
+    A mistyped variable (``ONEBIN_PROT=9000``) is otherwise ignored without a word
+    and the default is used, which looks like onebin ignoring the setting.
+    """
+    known = {option.env for option in SETTINGS}
+    # Compared without the prefix, which every name shares and would make any two alike.
+    suffixes = [env.removeprefix(ENV_PREFIX) for env in sorted(known)]
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in known or name in INTERNAL_VARIABLES:
+            continue
+        closest = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), suffixes, n=1)
+        hint = f" (did you mean {ENV_PREFIX}{closest[0]}?)" if closest else ""
+        warnings.append(f"{name} is not an onebin setting{hint}")
+    return warnings
 
 
 def _parse(option: Option, raw: str, source: str) -> Any:

@@ -86,3 +86,7 @@ class ListenError(OnebinError):
 
 class BuildError(OnebinError):
     """A packer failed or a build input is missing."""
+
+
+class AppError(OnebinError):
+    """An application cannot be loaded or breaks onebin's contract (see docs/library.md)."""

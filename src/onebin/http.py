@@ -49,7 +49,12 @@ class ErrorBody(msgspec.Struct, kw_only=True):
 
 
 class ApiError(Exception):
-    """Raise anywhere in a handler to answer with a JSON error."""
+    """Raise anywhere in a handler to answer ``{"error": {"code", "message"}}``.
+
+    ``status`` is the HTTP status (a 4xx for what the client did), ``code`` a stable
+    machine-readable word, ``message`` a sentence for a person; ``headers`` are
+    added to the answer (``Retry-After``, ``WWW-Authenticate``...).
+    """
 
     def __init__(
         self,
@@ -66,9 +71,11 @@ class ApiError(Exception):
 
 
 class JsonResponse(Response):
-    """A JSON response whose fixed headers are encoded once, not per request.
+    """``content`` as JSON (dicts, lists, msgspec ``Struct``s, dataclasses), ``status``,
+    and onebin's API headers (``nosniff``, ``no-cache``, no framing, no referrer).
 
-    Header encoding was a third of the API's own per-request time; the API's
+    The fixed headers are encoded once, not per request:
+    header encoding was a third of the API's own per-request time; the API's
     ``GET`` has a throughput target relative to static files.
     """
 
@@ -85,6 +92,16 @@ class JsonResponse(Response):
             (b"content-length", str(len(self.body)).encode()),
             *((k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
         ]
+
+
+def not_modified(etag: str) -> Response:
+    """A 304 for a conditional GET whose ``If-None-Match`` matched ``etag``.
+
+    RFC 9110 §15.4.5: it carries the ``Cache-Control`` its 200 would have had.
+    """
+    return Response(
+        status_code=304, headers={"etag": etag, "cache-control": API_HEADERS["cache-control"]}
+    )
 
 
 def error_response(
@@ -142,7 +159,13 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
 
 
 async def read_json(request: Request, model: type[T], limits: BodyLimits) -> T:
-    """Decode and validate a JSON body into ``model``, or raise a 4xx ``ApiError``."""
+    """Decode and validate a JSON body into ``model``, or raise a 4xx ``ApiError``.
+
+    ``model`` is any type msgspec decodes into, typically a ``msgspec.Struct`` with
+    ``forbid_unknown_fields=True`` and ``Meta`` length limits. Answers: 415 if the body
+    is not ``application/json``, 413 past ``limits``, 400 for malformed JSON or UTF-8,
+    422 naming the field for a wrong or missing value.
+    """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
@@ -182,7 +205,13 @@ class Resource:
 
 
 def resource(path: str, handlers: Mapping[str, Handler]) -> Route:
-    """One route per path, so a 405 answer's ``Allow`` names every method it has."""
+    """A Starlette ``Route`` for ``path`` with one async handler per method.
+
+    A handler takes a Starlette ``Request`` and returns a ``Response``; ``HEAD`` is
+    answered by the ``GET`` handler, another method gets a JSON 405 whose ``Allow``
+    names every method of the path, and an ``ApiError`` becomes its JSON answer.
+    ``path`` uses Starlette's syntax (``/entries/{entry_id}``).
+    """
     return Route(path, Resource(handlers), methods=list(handlers))
 
 

@@ -105,6 +105,20 @@ def domain(text: str) -> str:
     return name
 
 
+def app_reference(text: str) -> str:
+    """``MODULE:ATTRIBUTE`` as written, e.g. ``guestbook.app:app``; only its syntax is
+    checked here: importing it runs the app's code, which is the CLI's to do (and to
+    report), not a setting parser's."""
+    module, colon, attribute = text.strip().partition(":")
+    if (
+        not colon
+        or not attribute.isidentifier()
+        or not all(part.isidentifier() for part in module.split("."))
+    ):
+        raise ValueError(f"expected MODULE:ATTRIBUTE, e.g. guestbook.app:app (got {text!r})")
+    return f"{module}:{attribute}"
+
+
 def log_level(text: str) -> str:
     level = text.strip().lower()
     if level not in {"debug", "info", "warning", "error"}:

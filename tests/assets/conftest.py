@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from onebin.assets.handler import IMMUTABLE_PREFIXES
+from onebin.assets import SecurityHeaders, content_hashed
 from onebin.assets.index import Asset, build_index
 from onebin.types import Message
 
@@ -71,7 +71,7 @@ def zipped_site_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def site(tmp_path: Path) -> dict[str, Asset]:
     name = write_package(tmp_path, SITE)
-    return build_index(tmp_path / name, immutable_prefixes=IMMUTABLE_PREFIXES)
+    return build_index(tmp_path / name, immutable=content_hashed, headers=SecurityHeaders())
 
 
 class Reply:

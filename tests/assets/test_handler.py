@@ -6,10 +6,12 @@ import logging
 
 import pytest
 
-from onebin.app import build_app
+from onebin.app import App
+from onebin.assets import SecurityHeaders, Static
 from onebin.assets.caching import IMMUTABLE
 from onebin.assets.handler import AssetsApp, assets_app
-from onebin.items import spec
+from onebin.compose import build_app
+from onebin.items import app as items_app
 from tests.assets.conftest import JS, JS_BR, SHELL_HTML, call_asgi, write_package
 from tests.conftest import app_context
 
@@ -18,7 +20,7 @@ JS_PATH = "/_app/immutable/entry/a1.js"
 
 @pytest.fixture
 def app(site):
-    return AssetsApp(site)
+    return AssetsApp(site, shell="/index.html")
 
 
 def test_handler_serves_br_when_accepted_with_its_headers(app):
@@ -129,8 +131,8 @@ def test_handler_head_navigation_gets_the_shell_headers(app):
     assert reply.headers["content-length"] == str(len(SHELL_HTML))
 
 
-@pytest.mark.parametrize("path", ["/_app/x.js", "/_app/immutable/entry/missing.js", "/api/nope"])
-def test_handler_answers_404_for_missing_files_and_excluded_prefixes(app, path):
+@pytest.mark.parametrize("path", ["/_app/x.js", "/_app/immutable/entry/missing.js", "/x/y.css"])
+def test_handler_answers_404_for_missing_files(app, path):
     reply = call_asgi(app, path)
     assert reply.status == 404
     assert reply.headers["x-content-type-options"] == "nosniff"
@@ -164,35 +166,40 @@ def test_handler_refuses_other_methods(app):
 
 def test_handler_without_a_shell_answers_404_to_navigations(site):
     without_shell = {path: asset for path, asset in site.items() if path != "/index.html"}
-    assert call_asgi(AssetsApp(without_shell), "/items/42").status == 404
+    assert call_asgi(AssetsApp(without_shell, shell="/index.html"), "/items/42").status == 404
 
 
 def test_assets_app_serves_a_package(site_package):
-    app = assets_app(site_package)
+    app = assets_app(Static(site_package), SecurityHeaders())
     assert app is not None
     assert call_asgi(app, JS_PATH, headers=[("Accept-Encoding", "br")]).body == JS_BR
 
 
 def test_assets_app_is_none_with_a_warning_when_the_package_is_missing(caplog):
     with caplog.at_level(logging.WARNING, logger="onebin.assets"):
-        assert assets_app("onebin_no_such_package") is None
-    assert "no built frontend" in caplog.text
+        assert assets_app(Static("onebin_no_such_package"), SecurityHeaders()) is None
+    assert "no files in package" in caplog.text
 
 
 def test_assets_app_is_none_with_a_warning_when_nothing_was_built(tmp_path, monkeypatch, caplog):
     name = write_package(tmp_path, {"__init__.py": b""})
     monkeypatch.syspath_prepend(str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="onebin.assets"):
-        assert assets_app(name) is None
-    assert "no built frontend" in caplog.text
+        assert assets_app(Static(name), SecurityHeaders()) is None
+    assert "no files in package" in caplog.text
 
 
-def test_assets_app_is_none_without_a_package():
-    assert assets_app(None) is None
+def test_assets_app_is_none_without_static_files():
+    assert assets_app(None, SecurityHeaders()) is None
 
 
-def test_build_app_keeps_api_404s_as_json_in_front_of_assets(settings, db, site):
-    app = build_app(app_context(settings, db), spec, AssetsApp(site))
+def test_build_app_keeps_api_404s_as_json_in_front_of_assets(settings, db, site_package):
+    spa = App(
+        "spa",
+        routes=items_app.routes,
+        static=Static(site_package, spa_fallback=True),
+    )
+    app = build_app(app_context(settings, db), spa)
     api = call_asgi(app, "/api/unknown")
     assert api.status == 404
     assert api.headers["content-type"].startswith("application/json")

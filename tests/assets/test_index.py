@@ -5,8 +5,8 @@ from importlib import resources
 
 import pytest
 
+from onebin.assets import SecurityHeaders, content_hashed
 from onebin.assets.caching import IMMUTABLE, REVALIDATE
-from onebin.assets.handler import IMMUTABLE_PREFIXES
 from onebin.assets.index import media_type, package_index
 from tests.assets.conftest import JS, JS_BR, SITE
 
@@ -96,20 +96,23 @@ def test_media_type_is_the_same_on_every_machine(path, expected):
 
 
 def test_package_index_reads_a_package_through_importlib_resources(site_package):
-    assets = package_index(site_package, immutable_prefixes=IMMUTABLE_PREFIXES)
+    assets = package_index(site_package, immutable=content_hashed, headers=SecurityHeaders())
     assert assets["/_app/immutable/entry/a1.js"].variants["br"].body == JS_BR
 
 
 def test_package_index_reads_a_package_inside_a_zip(site_package, zipped_site_package):
     assert "site.zip" in str(resources.files(zipped_site_package))
-    zipped = package_index(zipped_site_package, immutable_prefixes=IMMUTABLE_PREFIXES)
-    unzipped = package_index(site_package, immutable_prefixes=IMMUTABLE_PREFIXES)
+    zipped = package_index(zipped_site_package, immutable=content_hashed, headers=SecurityHeaders())
+    unzipped = package_index(site_package, immutable=content_hashed, headers=SecurityHeaders())
     assert zipped == unzipped
     assert zipped["/_app/immutable/entry/a1.js"].variants["br"].body == JS_BR
 
 
 def test_package_index_is_empty_for_a_missing_package():
-    assert package_index("onebin_no_such_package", immutable_prefixes=IMMUTABLE_PREFIXES) == {}
+    assert (
+        package_index("onebin_no_such_package", immutable=content_hashed, headers=SecurityHeaders())
+        == {}
+    )
 
 
 def test_build_index_leaves_out_hidden_files(site):

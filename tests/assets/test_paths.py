@@ -45,10 +45,9 @@ def test_asset_path_refuses_paths_that_could_escape(path, raw_path):
         ("GET", "/items/", True),
         ("GET", "/_app/x.js", False),
         ("GET", "/favicon.ico", False),
-        ("GET", "/api/unknown", False),
         ("POST", "/items/42", False),
         ("DELETE", "/", False),
     ],
 )
-def test_is_navigation_only_for_page_loads_outside_the_api(method, path, expected):
-    assert is_navigation(method, path, ("/api/",)) is expected
+def test_is_navigation_only_for_page_loads(method, path, expected):
+    assert is_navigation(method, path) is expected

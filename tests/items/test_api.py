@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from onebin.items.api import expected_versions
+from onebin.store.tokens import TokenStore
 
 JSON = {"content-type": "application/json"}
 
@@ -365,3 +366,19 @@ def test_if_match_that_names_no_current_version_is_412_never_500(client, token, 
     )
     assert_error(response, 412, "version_conflict")
     assert client.get("/api/items/1").json()["name"] == "kept"
+
+
+def test_token_endpoint_names_the_tokens_owner_and_refuses_others(client, token, db):
+    assert client.get("/api/token", headers={"Authorization": f"Bearer {token}"}).json() == {
+        "name": "tests"
+    }
+    assert_error(client.get("/api/token"), 401, "unauthorized")
+    assert_error(
+        client.get("/api/token", headers={"Authorization": "Bearer ob_not-a-real-token"}),
+        401,
+        "unauthorized",
+    )
+    TokenStore(db).revoke("tests")
+    revoked = client.get("/api/token", headers={"Authorization": f"Bearer {token}"})
+    assert_error(revoked, 401, "unauthorized")
+    assert "/api/token" in client.get("/api/openapi.json").json()["paths"]

@@ -8,8 +8,8 @@ from contextlib import closing
 import pytest
 from starlette.testclient import TestClient
 
-from onebin.app import build_app, open_database
-from onebin.items import spec
+from onebin.compose import build_app, open_database
+from onebin.items import app as items_app
 from onebin.items.listing import RANKED_CANDIDATES, encode_cursor, parse_list_query
 from onebin.items.repository import MIGRATIONS, page_rows
 from onebin.store.connection import connect
@@ -52,10 +52,10 @@ def test_repository_upgrade_indexes_items_written_before_search_existed(settings
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "items" in tables
     assert "items_fts" not in tables
-    db = open_database(settings, spec)
+    db = open_database(settings, items_app)
     try:
         token, _ = TokenStore(db).create("tests")
-        client = TestClient(build_app(app_context(settings, db), spec))
+        client = TestClient(build_app(app_context(settings, db), items_app))
         assert names(client, "ham") == ["Claw hammer"]
         assert names(client, "cafe") == ["Café table"]
         assert names(client, "garden") == ["Café table", "Trowel"]

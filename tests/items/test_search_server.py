@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from onebin.app import open_database
+from onebin.compose import open_database
 from onebin.config import Settings
-from onebin.items import spec
+from onebin.items import app as items_app
 from onebin.items.listing import parse_list_query
 from onebin.items.repository import page_rows
 from tests.support import ServerProcess
@@ -32,7 +32,7 @@ WORST_LIKE = "ha" * 99 + "x"
 def seed(data_dir: Path, count: int, *, name: str, description: str, tags: str = "'[]'") -> None:
     """Add ``count`` items; ``name``, ``description`` and ``tags`` are SQL expressions
     over ``i``, the row number."""
-    open_database(Settings(data_dir=data_dir), spec).close()  # schema, as the server makes it
+    open_database(Settings(data_dir=data_dir), items_app).close()  # schema, as the server makes it
     with closing(sqlite3.connect(Settings(data_dir=data_dir).database_path)) as conn, conn:
         start = conn.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
         conn.execute(

@@ -4,6 +4,7 @@ the one-line refusals of a start that cannot work."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import stat
@@ -103,6 +104,35 @@ def test_every_file_in_the_data_directory_is_private_whatever_the_umask(tmp_path
     assert not loose, f"readable by others: {loose}"
     assert modes["data"] == 0o700
     assert modes["data/onebin.sqlite3"] == 0o600
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_port_0_logs_the_port_the_system_picked(tmp_path, workers):
+    """``--port 0`` logged "serving on http://127.0.0.1:0", which no one can connect to."""
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*ONEBIN, "serve", "--port", "0", "--workers", workers,
+             "--data-dir", str(tmp_path / "data")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        serving = re.compile(r"onebin serving \S+ on http://127\.0\.0\.1:(\d+) ")
+
+        def logged_port() -> str | None:
+            if process.poll() is not None:
+                raise AssertionError(f"server exited:\n{log_path.read_text()}")
+            match = serving.search(log_path.read_text())
+            return match.group(1) if match else None
+
+        wait_until(logged_port, what="the 'onebin serving' line")
+        port = int(logged_port() or 0)
+        assert port != 0
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 # Start-up failures: one line on stderr and a non-zero status, with or without workers.

@@ -37,6 +37,8 @@ class HttpsServer:
                 *ONEBIN,
                 "serve",
                 "--data-dir", str(self.data_dir),
+                # Tests talk to loopback only; --domain alone would listen everywhere.
+                "--host", "127.0.0.1",
                 "--http-port", str(self.http_port),
                 "--https-port", str(self.https_port),
                 *self.tls_args,

@@ -1,4 +1,4 @@
-"""The raw ASGI handler serving the asset index.
+"""The raw ASGI handler serving the asset index, and ``Static``, which configures it.
 
 No framework on this path: it runs for every asset and page load, and the index
 has already prepared each response, so a request costs a path check, one header
@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from onebin.assets.index import Asset, Headers, Variant, package_index
+from onebin.assets.caching import content_hashed
+from onebin.assets.index import Asset, Headers, Immutable, Variant, package_index
 from onebin.assets.negotiation import IDENTITY, choose_encoding
 from onebin.assets.paths import asset_path, is_navigation
+from onebin.assets.shell import SecurityHeaders
 from onebin.etags import none_match
 from onebin.types import Receive, Scope, Send
 
 logger = logging.getLogger("onebin.assets")
-
-SHELL = "/index.html"
-IMMUTABLE_PREFIXES = ("/_app/immutable/",)
-EXCLUDED_PREFIXES = ("/api/",)
 
 # JSON like every other onebin error, so clients need one error parser.
 _NOT_FOUND_BODY = b'{"error":{"code":"not_found","message":"no such file"}}'
@@ -38,44 +37,75 @@ _NOT_ALLOWED = [
 ]
 
 
+@dataclass(frozen=True)
+class Static:
+    """An application's static files: a package directory served from memory.
+
+    ``package`` is a dotted package name whose directory holds the built site (it
+    needs an ``__init__.py``, so it is found inside a zip or a frozen binary too).
+    ``/`` and every path ending in ``/`` serve that directory's ``index.html``.
+
+    ``spa_fallback``: a page load of a path that names no file gets ``shell`` with
+    200, for a single-page app whose router draws the page. Off, it gets
+    ``not_found_page`` with 404 when the site has one, else a JSON 404. A request for
+    a missing file with an extension (``/x.js``) is a 404 either way.
+
+    ``immutable`` says which URL paths are content-hashed (cached for a year);
+    ``content_hashed`` knows SvelteKit's and Vite's names. Everything else is
+    revalidated on each use.
+    """
+
+    package: str
+    spa_fallback: bool = False
+    shell: str = "/index.html"
+    not_found_page: str = "/404.html"
+    immutable: Immutable = content_hashed
+
+
 class AssetsApp:
-    """Serve built files from memory, with the app shell for page navigations."""
+    """Serve built files from memory, with a page for page loads that miss."""
 
     def __init__(
         self,
         assets: Mapping[str, Asset],
         *,
-        shell: str = SHELL,
-        excluded_prefixes: Sequence[str] = EXCLUDED_PREFIXES,
+        shell: str | None = None,
+        not_found_page: str | None = None,
     ) -> None:
         self.assets = assets
-        self.shell = assets.get(shell)
-        self.excluded_prefixes = tuple(excluded_prefixes)
+        self.shell = assets.get(shell) if shell else None
+        self.not_found_page = assets.get(not_found_page) if not_found_page else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method != "GET" and method != "HEAD":
             await _respond(send, 405, _NOT_ALLOWED, b"" if method == "HEAD" else _NOT_ALLOWED_BODY)
             return
-        asset = self.lookup(method, scope["path"], scope.get("raw_path"))
+        asset, status = self.lookup(method, scope["path"], scope.get("raw_path"))
         if asset is None:
             await _respond(send, 404, _NOT_FOUND, b"" if method == "HEAD" else _NOT_FOUND_BODY)
             return
         accept_encoding, if_none_match = _request_headers(scope["headers"])
         variant = select_variant(asset, accept_encoding)
-        if if_none_match is not None and none_match(if_none_match, variant.etag):
+        if status == 200 and if_none_match is not None and none_match(if_none_match, variant.etag):
             await _respond(send, 304, variant.not_modified_headers, b"")
         else:
-            await _respond(send, 200, variant.headers, b"" if method == "HEAD" else variant.body)
+            body = b"" if method == "HEAD" else variant.body
+            await _respond(send, status, variant.headers, body)
 
-    def lookup(self, method: str, path: str, raw_path: bytes | None) -> Asset | None:
+    def lookup(self, method: str, path: str, raw_path: bytes | None) -> tuple[Asset | None, int]:
+        """The asset answering a request and its status: a file, an index, the shell."""
         key = asset_path(path, raw_path)
         if key is None:
-            return None
-        asset = self.assets.get(key)
-        if asset is None and is_navigation(method, key, self.excluded_prefixes):
-            return self.shell
-        return asset
+            return None, 404
+        asset = self.assets.get(key + "index.html" if key.endswith("/") else key)
+        if asset is not None:
+            return asset, 200
+        if is_navigation(method, key):
+            if self.shell is not None:
+                return self.shell, 200
+            return self.not_found_page, 404
+        return None, 404
 
 
 def select_variant(asset: Asset, accept_encoding: str | None) -> Variant:
@@ -103,15 +133,21 @@ async def _respond(send: Send, status: int, headers: Headers, body: bytes) -> No
     await send({"type": "http.response.body", "body": body})
 
 
-def assets_app(package: str | None) -> AssetsApp | None:
-    """The handler for a package's built frontend, or None (with a warning) if unbuilt."""
-    if package is None:
+def assets_app(static: Static | None, headers: SecurityHeaders) -> AssetsApp | None:
+    """The handler for an application's static files, or None (with a warning) if unbuilt."""
+    if static is None:
         return None
-    assets = package_index(package, immutable_prefixes=IMMUTABLE_PREFIXES)
+    assets = package_index(static.package, immutable=static.immutable, headers=headers)
     if not assets:
-        logger.warning("no built frontend in package %s; serving the API only", package)
+        logger.warning("no files in package %s; serving the routes only", static.package)
         return None
-    if SHELL not in assets:
-        logger.warning("package %s has no %s; page navigations will get 404", package, SHELL)
-    logger.info("serving %d frontend files from package %s", len(assets), package)
-    return AssetsApp(assets)
+    if static.spa_fallback and static.shell not in assets:
+        logger.warning(
+            "package %s has no %s; page navigations will get 404", static.package, static.shell
+        )
+    logger.info("serving %d static files from package %s", len(assets), static.package)
+    return AssetsApp(
+        assets,
+        shell=static.shell if static.spa_fallback else None,
+        not_found_page=None if static.spa_fallback else static.not_found_page,
+    )

@@ -10,14 +10,14 @@ the build's ``.br``/``.gz`` siblings; a file without them is served as it is.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 
 from onebin.assets.caching import cache_control, strong_etag
 from onebin.assets.negotiation import IDENTITY
-from onebin.assets.shell import html_headers
+from onebin.assets.shell import SecurityHeaders
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -115,8 +115,16 @@ def walk(root: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable
             yield path, entry
 
 
-def build_index(root: Traversable, *, immutable_prefixes: Sequence[str]) -> dict[str, Asset]:
-    """Map each URL path to its asset; ``x.js.br`` is a variant of ``x.js`` when both exist."""
+Immutable = Callable[[str], bool]
+
+
+def build_index(
+    root: Traversable, *, immutable: Immutable, headers: SecurityHeaders
+) -> dict[str, Asset]:
+    """Map each URL path to its asset; ``x.js.br`` is a variant of ``x.js`` when both exist.
+
+    ``immutable`` says which paths are content-hashed; ``headers`` are added to HTML.
+    """
     files = {path: entry.read_bytes() for path, entry in walk(root)}
     compressed = {path + suffix for path in files for suffix in SUFFIXES.values()}
     index = {}
@@ -127,14 +135,16 @@ def build_index(root: Traversable, *, immutable_prefixes: Sequence[str]) -> dict
         for encoding, suffix in SUFFIXES.items():
             if path + suffix in files:
                 stored[encoding] = files[path + suffix]
-        index[path] = _asset(path, stored, immutable_prefixes)
+        index[path] = _asset(path, stored, immutable, headers)
     return index
 
 
-def _asset(path: str, stored: dict[str, bytes], immutable_prefixes: Sequence[str]) -> Asset:
+def _asset(
+    path: str, stored: dict[str, bytes], immutable: Immutable, headers: SecurityHeaders
+) -> Asset:
     content_type = media_type(path)
-    extra = html_headers(stored[IDENTITY]) if content_type.startswith("text/html") else {}
-    cache = cache_control(path, immutable_prefixes)
+    extra = headers.for_page(stored[IDENTITY]) if content_type.startswith("text/html") else {}
+    cache = cache_control(immutable(path))
     variants = {}
     for encoding, body in stored.items():
         etag = strong_etag(body)
@@ -151,10 +161,12 @@ def _asset(path: str, stored: dict[str, bytes], immutable_prefixes: Sequence[str
     return Asset(path, variants, tuple(stored))
 
 
-def package_index(package: str, *, immutable_prefixes: Sequence[str]) -> dict[str, Asset]:
+def package_index(
+    package: str, *, immutable: Immutable, headers: SecurityHeaders
+) -> dict[str, Asset]:
     """The index of a package's files; empty when the package is absent (not built)."""
     try:
         root = resources.files(package)
     except ModuleNotFoundError:
         return {}
-    return build_index(root, immutable_prefixes=immutable_prefixes)
+    return build_index(root, immutable=immutable, headers=headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from urllib.parse import unquote_to_bytes
 
 # Encoded "/", "\" and NUL would let one path name another once decoded; a real
@@ -31,13 +30,11 @@ def asset_path(path: str, raw_path: bytes | None = None) -> str | None:
     return path
 
 
-def is_navigation(method: str, path: str, excluded_prefixes: Sequence[str]) -> bool:
-    """Whether a miss should get the single-page app's shell rather than a 404.
+def is_navigation(method: str, path: str) -> bool:
+    """Whether a miss should get a page (the app shell, or a not-found page) over a 404.
 
-    Only page loads qualify: GET or HEAD, outside the excluded prefixes (the API
-    answers its own 404s), and a last segment without an extension, so a missing
-    ``/_app/x.js`` stays a 404 instead of HTML the browser would try to run.
+    Only page loads qualify: GET or HEAD and a last segment without an extension, so
+    a missing ``/_app/x.js`` stays a 404 instead of HTML the browser would try to
+    run. Paths the application's routes claim never reach the assets at all.
     """
-    if method not in ("GET", "HEAD") or path.startswith(tuple(excluded_prefixes)):
-        return False
-    return "." not in path.rpartition("/")[2]
+    return method in ("GET", "HEAD") and "." not in path.rpartition("/")[2]

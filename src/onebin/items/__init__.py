@@ -1,32 +1,30 @@
 """The reference application: a catalogue of items, with its API and frontend.
 
-It uses onebin only through ``AppSpec``/``AppContext``, the same way a user's own
-application would.
+It uses onebin only through the public names ``onebin`` exports, the same way your
+own application would (docs/library.md).
 """
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from onebin.app import AppContext, AppSpec
-from onebin.auth import Authenticator
-from onebin.http import BodyLimits
+from onebin import App, Context, Static, __version__
 from onebin.items.api import ItemsApi
 from onebin.items.repository import MIGRATIONS, SQLiteItemStore
 
 
-def api_routes(context: AppContext) -> list[BaseRoute]:
+def routes(context: Context) -> list[BaseRoute]:
     api = ItemsApi(
-        SQLiteItemStore(context.db),
-        Authenticator(context.tokens, context.limiter),
-        body_limits=BodyLimits(max_bytes=context.settings.max_body_bytes),
+        SQLiteItemStore(context.db), context.require_token, body_limits=context.body_limits
     )
     return list(api.routes())
 
 
-spec = AppSpec(
+app = App(
     name="items",
+    version=__version__,
     migrations=MIGRATIONS,
-    api_routes=api_routes,
-    assets_package="onebin.items.web",
+    routes=routes,
+    # The SvelteKit build: its router draws every page, so unknown paths get the shell.
+    static=Static("onebin.items.web", spa_fallback=True),
 )

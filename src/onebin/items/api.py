@@ -14,21 +14,21 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount
 
-from onebin.auth import Authenticator
-from onebin.errors import NotFound, VersionConflict
-from onebin.etags import none_match, strong_tags
-from onebin.http import (
-    API_HEADERS,
+from onebin import (
     ApiError,
     BodyLimits,
     JsonResponse,
+    TokenRecord,
+    none_match,
+    not_modified,
     read_json,
     resource,
+    strong_tags,
 )
 from onebin.items.listing import MAX_ITEM_ID, ListQueryError, parse_list_query
-from onebin.items.models import Item, ItemCreate, ItemPatch
+from onebin.items.models import Item, ItemCreate, ItemPatch, NotFound, VersionConflict
 from onebin.items.openapi import openapi_document
 from onebin.items.repository import ItemStore
 
@@ -76,22 +76,38 @@ def item_response(item: Item, status: int = 200, headers: dict[str, str] | None 
     return JsonResponse(item, status, {"etag": item_etag(item.id, item.version), **(headers or {})})
 
 
-class ItemsApi:
-    """Routes for ``/api/items`` bound to one store and one token store."""
+TokenCheck = Callable[[Request], Awaitable[TokenRecord]]
 
-    def __init__(self, items: ItemStore, auth: Authenticator, *, body_limits: BodyLimits) -> None:
+
+class ItemsApi:
+    """Routes for ``/api`` bound to one store and one token check."""
+
+    def __init__(
+        self, items: ItemStore, require_token: TokenCheck, *, body_limits: BodyLimits
+    ) -> None:
         self.items = items
-        self.auth = auth
+        self.require_token = require_token
         self.body_limits = body_limits
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> list[Mount]:
+        """Everything below ``/api``: a path there that no route names is a JSON 404."""
         return [
-            resource("/api/items", {"GET": self.list_items, "POST": self.create_item}),
-            resource(
-                "/api/items/{item_id}",
-                {"GET": self.get_item, "PATCH": self.update_item, "DELETE": self.delete_item},
-            ),
-            resource("/api/openapi.json", {"GET": self.openapi}),
+            Mount(
+                "/api",
+                routes=[
+                    resource("/items", {"GET": self.list_items, "POST": self.create_item}),
+                    resource(
+                        "/items/{item_id}",
+                        {
+                            "GET": self.get_item,
+                            "PATCH": self.update_item,
+                            "DELETE": self.delete_item,
+                        },
+                    ),
+                    resource("/token", {"GET": self.token}),
+                    resource("/openapi.json", {"GET": self.openapi}),
+                ],
+            )
         ]
 
     async def list_items(self, request: Request) -> Response:
@@ -110,21 +126,17 @@ class ItemsApi:
         etag = item_etag(item.id, item.version)
         if_none_match = request.headers.get("if-none-match")
         if if_none_match is not None and none_match(if_none_match, etag):
-            # RFC 9110 §15.4.5: a 304 carries the Cache-Control its 200 would have.
-            return Response(
-                status_code=304,
-                headers={"etag": etag, "cache-control": API_HEADERS["cache-control"]},
-            )
+            return not_modified(etag)
         return item_response(item)
 
     async def create_item(self, request: Request) -> Response:
-        await self.auth.require_token(request)
+        await self.require_token(request)
         new = await read_json(request, ItemCreate, self.body_limits)
         item = await self.items.create(new)
         return item_response(item, 201, {"location": f"/api/items/{item.id}"})
 
     async def update_item(self, request: Request) -> Response:
-        await self.auth.require_token(request)
+        await self.require_token(request)
         item_id = parse_item_id(request)
         patch = await read_json(request, ItemPatch, self.body_limits)
         if not any(
@@ -136,11 +148,16 @@ class ItemsApi:
         return item_response(item)
 
     async def delete_item(self, request: Request) -> Response:
-        await self.auth.require_token(request)
+        await self.require_token(request)
         item_id = parse_item_id(request)
         versions = expected_versions(request.headers.get("if-match"), item_id)
         await self._conditional(lambda: self.items.delete(item_id, versions))
         return Response(status_code=204)
+
+    async def token(self, request: Request) -> Response:
+        """Whose token this is: lets a page check a pasted token before keeping it."""
+        record = await self.require_token(request)
+        return JsonResponse({"name": record.name})
 
     async def openapi(self, request: Request) -> Response:
         return JsonResponse(openapi_document())

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from onebin.store.fulltext import SearchTextError, match_expression, search_terms
+from onebin import SearchTextError, match_expression, search_terms
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

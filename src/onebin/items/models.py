@@ -47,3 +47,15 @@ class ItemPage(msgspec.Struct, kw_only=True):
     items: list[Item]
     next_cursor: str | None = None
     limit: int
+
+
+class NotFound(Exception):
+    """The requested item does not exist."""
+
+
+class VersionConflict(Exception):
+    """A write was conditioned on a version that is no longer current."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"the current version is {current_version}")
+        self.current_version = current_version

@@ -11,8 +11,7 @@ from typing import Any
 
 import msgspec
 
-from onebin import __version__
-from onebin.http import ErrorBody
+from onebin import ErrorBody, __version__
 from onebin.items.listing import (
     DEFAULT_LIMIT,
     DEFAULT_SORT,
@@ -161,6 +160,23 @@ def openapi_document() -> dict[str, Any]:
                             {**_ETAG, "Location": {"schema": {"type": "string"}}},
                         ),
                         **_errors(400, 401, 413, 415, 422, 429, 503, 507),
+                    },
+                },
+            },
+            "/api/token": {
+                "get": {
+                    "summary": "Whose token this is (check a token before keeping it)",
+                    **write,
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {"name": {"type": "string"}},
+                                "required": ["name"],
+                            },
+                            "the token's name",
+                        ),
+                        **_errors(401, 429, 503),
                     },
                 },
             },

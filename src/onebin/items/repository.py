@@ -14,7 +14,7 @@ from typing import Protocol
 
 import msgspec
 
-from onebin.errors import NotFound, VersionConflict
+from onebin import Database, Migration, match_expression
 from onebin.items.listing import (
     COUNT_MATCHES,
     RANKED_CANDIDATES,
@@ -23,10 +23,14 @@ from onebin.items.listing import (
     build_list_sql,
     encode_cursor,
 )
-from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
-from onebin.store.fulltext import match_expression
-from onebin.store.migrations import Migration
-from onebin.store.sqlite import SQLiteDatabase
+from onebin.items.models import (
+    Item,
+    ItemCreate,
+    ItemPage,
+    ItemPatch,
+    NotFound,
+    VersionConflict,
+)
 
 MIGRATIONS = (
     Migration(
@@ -143,7 +147,7 @@ def _check_version(current: Item, expected: Collection[int] | None) -> None:
 
 
 class SQLiteItemStore:
-    def __init__(self, db: SQLiteDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     async def get(self, item_id: int) -> Item:

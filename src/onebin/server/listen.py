@@ -36,17 +36,26 @@ BACKLOG = 2048
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or ``ListenError`` in terms an operator can act on."""
+    """A listening socket, or ``ListenError`` in terms an operator can act on.
+
+    ``::`` takes IPv4 too (``IPV6_V6ONLY`` off) where the kernel allows it:
+    ``create_server`` would otherwise make it IPv6 only, and "every address" that
+    an IPv4 client cannot reach is not what anyone means by it.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    dualstack = host == "::" and socket.has_dualstack_ipv6()
     try:
-        return socket.create_server((host, port), family=family, backlog=BACKLOG)
+        return socket.create_server(
+            (host, port), family=family, backlog=BACKLOG, dualstack_ipv6=dualstack
+        )
     except OSError as error:
         hint = ""
         if error.errno == errno.EACCES and port < 1024:
             hint = " (ports below 1024 need root or the CAP_NET_BIND_SERVICE capability)"
         # create_server's message repeats the address; the errno's text is enough.
         reason = os.strerror(error.errno) if error.errno else str(error)
-        raise ListenError(f"cannot listen on {host}:{port}: {reason}{hint}") from None
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise ListenError(f"cannot listen on {where}: {reason}{hint}") from None
 
 
 @dataclass(frozen=True)
@@ -58,10 +67,17 @@ class Sockets:
 
 
 def bind_all(settings: Settings) -> Sockets:
+    host = settings.listen_host
     if settings.https_enabled:
-        https = bind(settings.host, settings.https_port)
-        return Sockets(http=bind(settings.host, settings.http_port), https=https)
-    return Sockets(http=bind(settings.host, settings.port))
+        https = bind(host, settings.https_port)
+        return Sockets(http=bind(host, settings.http_port), https=https)
+    return Sockets(http=bind(host, settings.port))
+
+
+def url(scheme: str, sock: socket.socket) -> str:
+    """Where ``sock`` listens, as a URL: the port it really got (``--port 0`` picks one)."""
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def raise_open_files_limit() -> int:

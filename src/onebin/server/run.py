@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import signal
 
-from onebin.app import AppSpec, open_database
+from onebin.app import App
+from onebin.compose import build_app, make_context, open_database
 from onebin.config import Settings
 from onebin.errors import OnebinError
 from onebin.limiter import SharedFailureLimiter
@@ -23,34 +24,40 @@ from onebin.store.lock import DataDirLock
 logger = logging.getLogger("onebin")
 
 
-def serve(settings: Settings, spec: AppSpec) -> int:
-    """Serve ``spec`` until told to stop; the exit status. ``OnebinError`` on a bad start."""
+def serve(settings: Settings, app: App) -> int:
+    """Serve ``app`` until told to stop; the exit status. ``OnebinError`` on a bad start."""
     with DataDirLock(settings.data_dir, exclusive=False) as lock:
         open_files = raise_open_files_limit()
         cap, lowered = connection_cap(settings.max_connections, open_files)
         if lowered:
             logger.warning("%s", lowered)
         sockets = bind_all(settings)
+        limiter = SharedFailureLimiter(max_failures=settings.auth_failure_limit)
         # Migrate (and finish or check whatever needs the data directory alone) once,
-        # here, before forking: workers then only open a ready database.
-        open_database(settings, spec, alone=lock.alone).close()
+        # here, before forking: workers then only open a ready database. The app is
+        # composed once too, so routes onebin refuses stop the start, not each worker.
+        db = open_database(settings, app, alone=lock.alone)
+        try:
+            build_app(make_context(settings, db, limiter), app)
+        finally:
+            db.close()
         lock.share()
         shared = Shared(
             sockets=sockets,
             max_connections=cap,
-            limiter=SharedFailureLimiter(max_failures=settings.auth_failure_limit),
+            limiter=limiter,
             heartbeats=Heartbeats(settings.workers),
         )
         logger.info(
             "onebin: up to %d connections per process (open-files limit %d)", cap, open_files
         )
         if settings.workers == 1:
-            run_worker(settings, spec, shared, stop_signals=(signal.SIGTERM, signal.SIGINT))
+            run_worker(settings, app, shared, stop_signals=(signal.SIGTERM, signal.SIGINT))
             return 0
         logger.info("onebin starting %d worker processes", settings.workers)
         supervisor = Supervisor(
             settings.workers,
-            lambda number: _worker(settings, spec, shared, number),
+            lambda number: _worker(settings, app, shared, number),
             shared.heartbeats,
             plain=[sockets.http],
             secure=[sockets.https] if sockets.https is not None else [],
@@ -60,10 +67,10 @@ def serve(settings: Settings, spec: AppSpec) -> int:
         return supervisor.run()
 
 
-def _worker(settings: Settings, spec: AppSpec, shared: Shared, number: int) -> int:
+def _worker(settings: Settings, app: App, shared: Shared, number: int) -> int:
     try:
         # Only SIGTERM: the supervisor turns Ctrl-C into one SIGTERM per worker.
-        run_worker(settings, spec, shared, stop_signals=(signal.SIGTERM,), number=number)
+        run_worker(settings, app, shared, stop_signals=(signal.SIGTERM,), number=number)
     except OnebinError as error:
         logger.error("worker %d: %s", number, error)
         return EXIT_CANNOT_START

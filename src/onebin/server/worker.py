@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from onebin.app import AppContext, AppSpec, build_app, open_database
-from onebin.assets import assets_app
+from onebin.app import App
+from onebin.compose import build_app, make_context, open_database
 from onebin.config import Settings
 from onebin.limiter import FailureLimiter
 from onebin.logs import RepeatLimiter, quiet_repeats
@@ -35,10 +35,9 @@ from onebin.server.accept import Acceptor
 from onebin.server.clients import TrustedProxies
 from onebin.server.connections import ConnectionLimits, ConnectionRegistry
 from onebin.server.heartbeat import INTERVAL, Heartbeats
-from onebin.server.listen import Sockets
+from onebin.server.listen import Sockets, url
 from onebin.server.protocol import Limits, Listening, guarded_protocol
 from onebin.store.scheduled import BackupScheduler
-from onebin.store.tokens import TokenStore
 from onebin.types import ASGIApp
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ class Shared:
 def uvicorn_config(app: ASGIApp, settings: Settings, listening: Listening) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        host=settings.host,
+        host=settings.listen_host,
         lifespan="off",
         log_level=settings.log_level,
         access_log=False,
@@ -161,7 +160,7 @@ async def run_listeners(
 
 def run_worker(
     settings: Settings,
-    spec: AppSpec,
+    app: App,
     shared: Shared,
     *,
     stop_signals: Sequence[signal.Signals],
@@ -170,12 +169,9 @@ def run_worker(
     """Serve until a stop signal; ``number`` is set for a worker under a supervisor."""
     # uvicorn warns once per malformed request; a client can send thousands a second.
     quiet_repeats("uvicorn.error")
-    db = open_database(settings, spec)
+    db = open_database(settings, app)
     try:
-        context = AppContext(
-            settings=settings, db=db, tokens=TokenStore(db), limiter=shared.limiter
-        )
-        app = build_app(context, spec, assets_app(spec.assets_package))
+        asgi = build_app(make_context(settings, db, shared.limiter), app)
         proxies = TrustedProxies(settings.trusted_proxies)
         registry = ConnectionRegistry(
             ConnectionLimits(shared.max_connections, settings.max_client_connections),
@@ -189,16 +185,18 @@ def run_worker(
         sockets = shared.sockets
         manager = None
         if sockets.https is not None:
-            listeners, manager = _https_listeners(app, settings, sockets, limits, registry, proxies)
-            where = f"https://{settings.host}:{settings.https_port}"
+            listeners, manager = _https_listeners(
+                asgi, settings, sockets, limits, registry, proxies
+            )
+            where = url("https", sockets.https)
         else:
             listening = Listening(limits, registry, proxies)
             listeners = [
-                Listener(uvicorn_config(app, settings, listening), sockets.http, listening)
+                Listener(uvicorn_config(asgi, settings, listening), sockets.http, listening)
             ]
-            where = f"http://{settings.host}:{settings.port}"
+            where = url("http", sockets.http)
         logger.info(
-            "onebin serving %s on %s (data in %s)", spec.name, where, settings.data_dir.resolve()
+            "onebin serving %s on %s (data in %s)", app.name, where, settings.data_dir.resolve()
         )
         backups = None
         if settings.backup_every is not None:

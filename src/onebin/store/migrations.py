@@ -29,6 +29,15 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 @dataclass(frozen=True)
 class Migration:
+    """One schema change, applied once, in order, at start.
+
+    ``component`` groups an application's migrations (its name, say); ``version``
+    counts up from 1 within it with no gaps. ``sql`` may hold several statements;
+    all pending migrations run in one transaction, so a start either applies them
+    all or none. A database already migrated past the newest version known here is
+    refused, so an older build never writes to a newer schema.
+    """
+
     component: str
     version: int
     name: str

@@ -52,8 +52,10 @@ class SQLiteDatabase:
     group transaction, and their result is returned only after that transaction's
     commit is durable (per the ``synchronous`` setting). A write that raises leaves
     nothing behind. A write function must be short (a few indexed statements): it
-    runs on the event loop, under the query deadline.
+    runs on the event loop, under the query deadline. It satisfies ``Database``.
     """
+
+    engine = "sqlite"
 
     def __init__(
         self,

@@ -36,11 +36,36 @@ MIGRATIONS = (
         )
         """,
     ),
+    Migration(
+        "onebin",
+        2,
+        "token names unique among active tokens only",
+        # A revoked name could never be used again (`UNIQUE`), so rerunning a setup
+        # script that creates "me" failed forever after one revoke. SQLite cannot
+        # drop a constraint in place: the table is rebuilt with the same ids, and
+        # only active tokens hold their name (a partial unique index).
+        """
+        CREATE TABLE tokens_v2 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        INSERT INTO tokens_v2 (id, name, token_hash, created_at, revoked_at)
+            SELECT id, name, token_hash, created_at, revoked_at FROM tokens;
+        DROP TABLE tokens;
+        ALTER TABLE tokens_v2 RENAME TO tokens;
+        CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at IS NULL
+        """,
+    ),
 )
 
 
 @dataclass(frozen=True)
 class TokenRecord:
+    """A write token as stored: never its secret. ``name`` says whose it is."""
+
     id: int
     name: str
     created_at: str
@@ -65,39 +90,64 @@ class TokenStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
 
-    def create(self, name: str | None = None) -> tuple[str, TokenRecord]:
-        """Return the secret (shown once, never stored) and its record."""
+    def create(self, name: str | None = None, *, replace: bool = False) -> tuple[str, TokenRecord]:
+        """Return the secret (shown once, never stored) and its record.
+
+        Only one active token may hold a name. ``replace`` revokes the active token of
+        that name in the same transaction, so a setup script can be rerun and there is
+        never a moment with both tokens valid, or with neither.
+        """
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = hash_token(token)
         label = name or f"token-{digest[:8]}"
 
         def insert(conn: sqlite3.Connection) -> TokenRecord:
+            now = _now()
+            if replace:
+                conn.execute(
+                    "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                    (now, label),
+                )
             try:
                 cursor = conn.execute(
                     "INSERT INTO tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
-                    (label, digest, _now()),
+                    (label, digest, now),
                 )
             except sqlite3.IntegrityError:
-                raise StoreError(f"a token named {label!r} already exists") from None
+                raise StoreError(
+                    f"a token named {label!r} already exists (revoke it, or use --replace)"
+                ) from None
             row = conn.execute("SELECT * FROM tokens WHERE id = ?", (cursor.lastrowid,)).fetchone()
             return _record(row)
 
         return token, self.db.write_sync(insert)
 
     def list(self) -> list[TokenRecord]:
+        """Every token ever made, revoked ones too (a name may appear more than once)."""
         rows = self.db.read_sync(lambda conn: conn.execute("SELECT * FROM tokens ORDER BY id"))
         return [_record(row) for row in rows]
 
     def revoke(self, name: str) -> TokenRecord:
+        """Revoke the active token called ``name``; ``NotFound`` when none is active."""
+
         def update(conn: sqlite3.Connection) -> TokenRecord:
-            conn.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            # At most one row: only one active token may hold a name.
+            revoked = conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL "
+                "RETURNING *",
                 (_now(), name),
-            )
-            row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                raise NotFound(f"no token named {name!r}")
-            return _record(row)
+            ).fetchall()
+            if revoked:
+                return _record(revoked[0])
+            last = conn.execute(
+                "SELECT revoked_at FROM tokens WHERE name = ? ORDER BY revoked_at DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+            if last is not None:
+                raise NotFound(
+                    f"no active token named {name!r}: it was already revoked at {last[0]}"
+                )
+            raise NotFound(f"no active token named {name!r}")
 
         return self.db.write_sync(update)
 

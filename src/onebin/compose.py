@@ -1,0 +1,289 @@
+"""Compose an application into one ASGI callable: its routes, its static files, health.
+
+The dispatch is a plain path test, not a router, because it runs on every request:
+onebin's own paths first, then the paths the app's routes claim, then the static
+files. Which paths a route claims is decided once, at start (``claims``).
+
+Every answer is JSON, whatever fails: a database fault is its own 5xx (one log line
+per kind, repeats counted), a bug is a 500 without details, and a request that a
+shutdown cuts off gets a 503 instead of the plain-text 500 uvicorn would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount, Route, Router
+
+from onebin.app import App, Context
+from onebin.assets import assets_app
+from onebin.auth import Authenticator
+from onebin.config import Settings
+from onebin.errors import AppError, StoreFault
+from onebin.health import Readiness
+from onebin.http import JsonResponse, error_response, fault_response
+from onebin.limiter import FailureLimiter
+from onebin.logs import RepeatLimiter
+from onebin.store.connection import check_owner
+from onebin.store.integrity import check_at_start
+from onebin.store.restore import finish_interrupted_restore
+from onebin.store.sqlite import SQLiteDatabase
+from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
+from onebin.store.tokens import TokenStore
+from onebin.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("onebin")
+# One line per kind of failure and minute, however many requests hit it.
+failures = RepeatLimiter(logger, window=10.0)
+
+# Paths onebin answers itself, whatever the application.
+RESERVED_PATHS = ("/healthz", "/readyz")
+RESERVED_PREFIXES = ("/.well-known/acme-challenge/", "/_onebin/")
+
+
+def open_database(settings: Settings, app: App, *, alone: bool = False) -> SQLiteDatabase:
+    """The data directory's database with onebin's and the app's migrations applied.
+
+    ``alone`` (the caller holds the data directory with no other onebin process in
+    it) is when an interrupted restore is finished and a file that was not closed
+    cleanly is checked before anything uses it.
+    """
+    path = settings.database_path
+    if alone:
+        done = finish_interrupted_restore(path)
+        if done:
+            logger.warning("%s", done)
+        check_owner(path)  # a file that is not onebin's is refused before it is checked
+        if check_at_start(path):
+            logger.info("%s was not closed cleanly; quick_check found no damage", path)
+    db = SQLiteDatabase(
+        path,
+        [*TOKEN_MIGRATIONS, *app.migrations],
+        synchronous=settings.sqlite_synchronous,
+        query_timeout=settings.query_timeout,
+        write_timeout=settings.write_timeout,
+    )
+    db.open()
+    return db
+
+
+def _describe(scope: Scope) -> str:
+    return f"{scope.get('method', '?')} {scope.get('path', '?')}"
+
+
+class JsonApi:
+    """Starlette's router with every failure answered as a JSON error.
+
+    In place of the ``Starlette`` application class, whose middleware stack adds
+    four wrapper layers to every request: routing is Starlette's, errors are one
+    ``try`` here. Setting ``scope["app"]`` makes the router raise ``HTTPException``
+    for 404/405 instead of answering in plain text. ``redirect_slashes`` is off: its
+    redirect would copy the request's Host header into ``Location``.
+    """
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.router = Router(routes=list(routes), redirect_slashes=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        try:
+            await self.router(scope, receive, send)
+        except HTTPException as exc:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            headers = dict(exc.headers or {})
+            await error_response(exc.status_code, code, str(exc.detail), headers)(
+                scope, receive, send
+            )
+        except StoreFault as fault:
+            response = fault_response(fault)
+            failures.log(
+                logging.ERROR,
+                f"{type(fault).__name__} {scope['path']}",
+                f"{_describe(scope)} answered {response.status_code}: {fault}",
+            )
+            await response(scope, receive, send)
+
+
+def build_api(routes: Sequence[BaseRoute], cors_origins: Sequence[str] = ()) -> ASGIApp:
+    """The API as one ASGI app; CORS only for origins the operator listed."""
+    api = JsonApi(routes)
+    if not cors_origins:
+        return api
+    return CORSMiddleware(
+        api,
+        allow_origins=list(cors_origins),
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["authorization", "content-type", "if-match", "if-none-match"],
+        expose_headers=["etag", "location"],
+        max_age=600,
+    )
+
+
+def answer_json(app: ASGIApp) -> ASGIApp:
+    """``app`` with every escape turned into a JSON answer, if none was started yet.
+
+    A request task is cancelled only when a shutdown's grace period ends: it gets a
+    503 and the task ends quietly (re-raising would make uvicorn log a traceback and
+    try its own plain-text 500).
+    """
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if not started:
+                await error_response(
+                    503,
+                    "shutting_down",
+                    "the server stopped before this request finished; try again",
+                    {"retry-after": "1", "connection": "close"},
+                )(scope, receive, send)
+        except Exception:
+            # The traceback goes to the operator's log (once per kind), never to the client.
+            failures.log(
+                logging.ERROR,
+                f"unhandled {_describe(scope)}",
+                f"unhandled error in {_describe(scope)}",
+                exc_info=True,
+            )
+            if not started:
+                with contextlib.suppress(RuntimeError, OSError):  # the client went away
+                    await error_response(
+                        500, "internal_error", "the server failed to handle this request"
+                    )(scope, receive, send)
+
+    return guarded
+
+
+def health_app(readiness: Readiness) -> Callable[[str], ASGIApp | None]:
+    """The handlers of ``/healthz`` (alive) and ``/readyz`` (ready), by path."""
+
+    async def alive(scope: Scope, receive: Receive, send: Send) -> None:
+        await JsonResponse({"status": "ok"})(scope, receive, send)
+
+    async def ready(scope: Scope, receive: Receive, send: Send) -> None:
+        report = await readiness.report()
+        if report["status"] == "ready":
+            await JsonResponse(report)(scope, receive, send)
+            return
+        problems = "; ".join(f"{k}: {v}" for k, v in report["checks"].items() if v != "ok")
+        failures.log(logging.WARNING, "not ready", f"not ready: {problems}")
+        body = {**report, "error": {"code": "not_ready", "message": problems}}
+        await JsonResponse(body, 503, {"retry-after": "1"})(scope, receive, send)
+
+    return {"/healthz": alive, "/readyz": ready}.get
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The paths an application's routes answer: exact paths and path prefixes."""
+
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (path in self.exact or path.startswith(self.prefixes))
+
+
+def claims(routes: Iterable[BaseRoute]) -> Claims:
+    """What ``routes`` claim: a ``Mount`` everything below it, a ``Route`` its path,
+    or everything below the literal part before its first ``{parameter}``."""
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            exact.add(route.path or "/")
+            prefixes.append(route.path + "/")
+        elif isinstance(route, Route):
+            literal, brace, _ = route.path.partition("{")
+            if brace:
+                prefixes.append(literal.rpartition("/")[0] + "/")
+            else:
+                exact.add(route.path)
+        else:
+            raise AppError(
+                f"route {route!r} is a {type(route).__name__}; onebin serves Route and Mount"
+            )
+    return Claims(frozenset(exact), tuple(dict.fromkeys(prefixes)))
+
+
+def without_slash_redirects(routes: Iterable[BaseRoute]) -> None:
+    """Turn off the trailing-slash redirect of every router mounted in ``routes``.
+
+    Starlette's routers answer ``/x/`` with a redirect to ``/x`` built from the
+    request's Host header, which a client controls; a ``Mount`` makes such a router
+    of its own, so an app's mounts are switched off here as the top router is.
+    """
+    for route in routes:
+        if isinstance(route, Mount) and isinstance(route.app, Router):
+            route.app.redirect_slashes = False
+            without_slash_redirects(route.app.routes)
+
+
+def reserved_claims(claimed: Claims) -> list[str]:
+    """The onebin paths among ``claimed``, to refuse an app that would shadow them."""
+    taken = [path for path in RESERVED_PATHS if path in claimed]
+    for reserved in RESERVED_PREFIXES:
+        if reserved in claimed or any(
+            prefix.startswith(reserved) for prefix in (*claimed.exact, *claimed.prefixes)
+        ):
+            taken.append(reserved)
+    return taken
+
+
+def make_context(settings: Settings, db: SQLiteDatabase, limiter: FailureLimiter) -> Context:
+    """The ``Context`` of one serving process."""
+    return Context(settings, db, Authenticator(TokenStore(db), limiter))
+
+
+def build_app(context: Context, app: App) -> ASGIApp:
+    """The whole application as one ASGI callable; ``AppError`` if its routes are refused."""
+    routes = list(app.routes(context)) if app.routes is not None else []
+    claimed = claims(routes)
+    taken = reserved_claims(claimed)
+    if taken:
+        raise AppError(
+            f"app {app.name!r}: its routes claim {', '.join(taken)}, which onebin answers itself"
+        )
+    without_slash_redirects(routes)
+    api = build_api(routes, context.settings.cors_origins)
+    settings = context.settings
+    health = health_app(Readiness(context.db, settings.data_dir, settings.min_free_disk))
+    static = assets_app(app.static, app.headers)
+
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        await error_response(404, "not_found", "no such path")(scope, receive, send)
+
+    fallback = static or not_found
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan is not used; WebSocket upgrades are refused by the protocol
+        path: str = scope["path"]
+        probe = health(path)
+        if probe is not None:
+            if scope["method"] in ("GET", "HEAD"):
+                await probe(scope, receive, send)
+            else:
+                await error_response(
+                    405, "method_not_allowed", "use GET or HEAD", {"allow": "GET, HEAD"}
+                )(scope, receive, send)
+        elif path in claimed:
+            await api(scope, receive, send)
+        else:
+            await fallback(scope, receive, send)
+
+    return answer_json(dispatch)
