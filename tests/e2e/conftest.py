@@ -6,6 +6,7 @@ The browser is Debian's ``/usr/bin/chromium`` driven by Playwright for Python;
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from tests.support import ServerProcess, make_token
+from tests.support import ONEBIN, ServerProcess, make_token
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,6 +35,7 @@ class Site:
     def __init__(self, server: ServerProcess, token: str) -> None:
         self.url = server.url
         self.token = token
+        self.data_dir = server.data_dir
         self.api = httpx.Client(
             base_url=server.url, headers={"authorization": f"Bearer {token}"}, timeout=10
         )
@@ -42,6 +44,15 @@ class Site:
         response = self.api.post("/api/items", json={"name": name, **fields})
         response.raise_for_status()
         return response.json()
+
+    def revoke_token(self, name: str) -> None:
+        """Revoke a token with the CLI, as an operator would, while the server runs."""
+        subprocess.run(
+            [*ONEBIN, "token", "revoke", name, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
 
 
 @pytest.fixture(scope="session")
