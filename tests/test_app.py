@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,41 @@ def test_app_names_must_name_a_file(name):
 def test_onebin_migrations_are_onebins():
     with pytest.raises(AppError, match="component 'onebin' is onebin's"):
         App("mine", migrations=[Migration("onebin", 9, "x", "SELECT 1")])
+
+
+class EditableFinder:
+    """What setuptools installs for ``pip install -e`` of a flat project: a meta path hook."""
+
+    def __init__(self, name: str, init: Path) -> None:
+        self.name, self.init = name, init
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.name:
+            return None
+        return importlib.util.spec_from_file_location(
+            name, self.init, submodule_search_locations=[str(self.init.parent)]
+        )
+
+
+def test_an_editable_install_wins_over_a_same_named_project_folder_here(tmp_path, monkeypatch):
+    installed = tmp_path / "project" / "samename" / "__init__.py"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("from onebin import App\napp = App(name='installed')\n")
+    (tmp_path / "samename").mkdir()  # the project folder itself: no __init__.py
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, EditableFinder("samename", installed)])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert load_app("samename:app").name == "installed"
+    finally:
+        sys.modules.pop("samename", None)
+
+
+def test_the_current_directory_is_searched_when_nothing_else_has_the_module(tmp_path, monkeypatch):
+    (tmp_path / "localonly.py").write_text("from onebin import App\napp = App(name='local')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert load_app("localonly:app").name == "local"
+    finally:
+        sys.modules.pop("localonly", None)

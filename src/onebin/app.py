@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute
@@ -108,24 +109,23 @@ class App:
 def load_app(reference: str) -> App:
     """The ``App`` named ``MODULE:ATTRIBUTE``; ``AppError`` naming what was not found.
 
-    The current directory is searched last, as ``python -m`` would search it first:
-    an installed package always wins over a same-named directory where you stand.
+    The current directory is searched only when the module is not found without it
+    (as ``python -m`` would find a project you stand in): an installed package,
+    editable ones included, always wins over a same-named directory where you stand.
     """
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
         raise AppError(f"--app {reference!r}: expected MODULE:ATTRIBUTE, e.g. guestbook.app:app")
-    if os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
-            raise AppError(f"--app {reference}: no module named {exc.name!r}") from None
-        raise AppError(f"--app {reference}: importing {module_name} failed: {exc}") from None
-    except Exception as exc:
-        raise AppError(
-            f"--app {reference}: importing {module_name} failed: {type(exc).__name__}: {exc}"
-        ) from None
+        module = _import(module_name, reference)
+    except ModuleNotFoundError as missing:
+        if os.getcwd() in sys.path:
+            raise AppError(f"--app {reference}: no module named {missing.name!r}") from None
+        sys.path.append(os.getcwd())
+        try:
+            module = _import(module_name, reference)
+        except ModuleNotFoundError as again:
+            raise AppError(f"--app {reference}: no module named {again.name!r}") from None
     try:
         found = getattr(module, attribute)
     except AttributeError:
@@ -137,3 +137,21 @@ def load_app(reference: str) -> App:
             f"--app {reference}: {attribute} is a {type(found).__name__}, not an onebin App"
         )
     return found
+
+
+def _import(module_name: str, reference: str) -> Any:
+    """The module; ``ModuleNotFoundError`` only if it (or a parent) is missing.
+
+    Anything else that fails while importing it, a missing dependency included, is
+    one ``AppError`` line naming the cause, never a traceback.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+            raise
+        raise AppError(f"--app {reference}: importing {module_name} failed: {exc}") from None
+    except Exception as exc:
+        raise AppError(
+            f"--app {reference}: importing {module_name} failed: {type(exc).__name__}: {exc}"
+        ) from None

@@ -36,7 +36,7 @@ class Authenticator:
     async def require_token(self, request: Request) -> TokenRecord:
         token = bearer_token(request)
         if token is None:  # no guess at all: nothing to limit
-            raise _unauthorized()
+            raise _unauthorized("a valid write token is required: Authorization: Bearer <token>")
         record = await self.tokens.verify(token)
         if record is not None:
             return record
@@ -51,13 +51,11 @@ class Authenticator:
                 {"retry-after": str(max(1, math.ceil(wait)))},
             )
         self.limiter.record_failure(key, now)
-        raise _unauthorized()
+        raise _unauthorized(
+            "this token is unknown or revoked: create one on the server with "
+            "'onebin token create --name NAME'"
+        )
 
 
-def _unauthorized() -> ApiError:
-    return ApiError(
-        401,
-        "unauthorized",
-        "a valid write token is required: Authorization: Bearer <token>",
-        {"www-authenticate": 'Bearer realm="onebin"'},
-    )
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, {"www-authenticate": 'Bearer realm="onebin"'})

@@ -368,6 +368,9 @@ def main(argv: Sequence[str] | None = None, app: str | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(settings, args, chosen)
+    except ConfigError as exc:
+        print(f"onebin: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OnebinError as exc:
         print(f"onebin: {exc}", file=sys.stderr)
         return EXIT_ERROR
