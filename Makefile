@@ -15,20 +15,26 @@ BENCH_DEB_PACKAGES := wrk caddy nginx libnginx-mod-http-brotli-static
 # `onebin build`: PyInstaller --strip runs binutils' strip (also on the zipapp's extensions).
 BUILD_DEB_PACKAGES := binutils
 
-.PHONY: run test venv scanner frontend system-deps lint bench dist clean
+.PHONY: run test venv scanner frontend system-deps lint bench dist wheel clean
 
-run: venv frontend
+run: $(STAMPS)/run frontend
 	$(BIN)/onebin serve
 
-test: system-deps venv scanner frontend
+test: system-deps $(STAMPS)/test scanner frontend
 	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BUILD_DEB_PACKAGES)"
 	$(BIN)/pytest
 
-venv: $(STAMPS)/venv
-$(STAMPS)/venv: pyproject.toml requirements.lock
+# One virtualenv, installed as far as each use needs: `make run` onebin's runtime
+# dependencies only (the test and build tools are most of the download), `make dist`
+# the packers too, `make test` everything. Each has its own stamp.
+venv: $(STAMPS)/test
+$(STAMPS)/run: EXTRAS :=
+$(STAMPS)/dist: EXTRAS := [build]
+$(STAMPS)/test: EXTRAS := [dev,build]
+$(STAMPS)/run $(STAMPS)/dist $(STAMPS)/test: pyproject.toml requirements.lock
 	@mkdir -p $(STAMPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,build]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.$(EXTRAS)'
 	touch $@
 
 # The .gitignore inside keeps the scanner's virtualenv out of git without a root entry.
@@ -59,21 +65,28 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-lint: venv
+lint: $(STAMPS)/test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-bench: venv frontend
+bench: $(STAMPS)/test frontend
 	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BENCH_DEB_PACKAGES)"
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/static.py
 	$(MAKE) dist
 	$(BIN)/python bench/startup.py
 
-# One executable (dist/onebin) and one zipapp (dist/onebin.pyz) of the app as installed.
-dist: venv frontend
+# One executable (dist/onebin) and one zipapp (dist/onebin.pyz) of the items app.
+dist: $(STAMPS)/dist frontend
 	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BUILD_DEB_PACKAGES)"
-	$(BIN)/onebin build
+	$(BIN)/onebin build --name onebin
+
+# A wheel of onebin with the built frontend inside (dist/onebin-VERSION-py3-none-any.whl).
+# setuptools reuses build/ between runs and would pack files deleted since (old hashed
+# frontend bundles), so it starts from an empty one.
+wheel: $(STAMPS)/dist frontend
+	rm -rf build
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w dist .
 
 clean:
 	rm -rf $(VENV) $(SCANNER_VENV) $(STAMPS) $(WEB) frontend/node_modules frontend/build dist build

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from onebin.build.closure import installed_requires, runtime_closure
+from onebin.build.closure import dependencies, installed_requires, runtime_closure
 from onebin.errors import BuildError
 
 GRAPH = {
@@ -21,11 +21,13 @@ GRAPH = {
     "h11": [],
     "anyio": [],
     "pytest": ["pluggy"],
+    "guestbook": ["App", "Markdown"],
+    "markdown": ["h11"],
 }
 
 
 def requires(name: str) -> list[str]:
-    return GRAPH[name]
+    return GRAPH[name.lower()]
 
 
 def test_runtime_closure_follows_requested_extras_only():
@@ -48,6 +50,23 @@ def test_runtime_closure_drops_excluded_distributions_and_what_only_they_need():
     assert "fastparser" in closure
 
 
+def test_dependencies_is_the_union_of_the_closures_without_the_roots():
+    assert dependencies(["app", "guestbook"], requires) == [
+        "anyio",
+        "cffi",
+        "crypto",
+        "fastparser",
+        "h11",
+        "Markdown",
+        "reload",
+        "server",
+    ]
+    assert dependencies(["app", "guestbook"], requires, excluded=["reload"])[:2] == [
+        "cffi",
+        "crypto",
+    ]
+
+
 def test_runtime_closure_of_onebin_has_no_dev_or_build_tools():
     closure = {name.lower() for name in runtime_closure("onebin", installed_requires)}
     assert {"starlette", "uvicorn", "cryptography", "acme", "msgspec"} <= closure
@@ -58,6 +77,7 @@ def test_runtime_closure_of_onebin_has_no_dev_or_build_tools():
         "schemathesis",
         "pyinstaller",
         "shiv",
+        "brotli",
     }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from onebin.build.archive import DEFAULT_EPOCH, write_tar_gz
-from onebin.build.launcher import launcher
+from onebin.build.launcher import check_name, launcher
 from onebin.errors import BuildError
 
 PROGRAM = '#!/bin/sh\necho "ran $(dirname "$0") with $*"\n'
@@ -80,3 +80,11 @@ def test_launcher_reports_a_damaged_payload(program, tmp_path):
 def test_launcher_refuses_a_name_the_shell_would_misread():
     with pytest.raises(BuildError):
         launcher("demo; rm -rf /", b"")
+
+
+def test_check_name_takes_what_the_shell_header_can_hold():
+    assert check_name("tiny") == "tiny"
+    assert check_name("my-app_2") == "my-app_2"
+    for bad in ("Tiny", "-x", "a b", "a/b", "", "x$(id)"):
+        with pytest.raises(BuildError):
+            check_name(bad)

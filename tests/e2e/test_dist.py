@@ -1,13 +1,16 @@
 """The built artifacts, run the way an operator runs them on a bare server.
 
-Both files are built once per session by ``onebin build``, then copied into an
-empty "host" directory and started from there with a minimal environment: no
-source tree, no virtualenv, no ``frontend/build`` on any path they could read. The
-executable runs alone; the zipapp runs under the system ``python3``.
+Two apps are packed: the items catalogue (``--name onebin``, as ``make dist`` does),
+built once per session, and a tiny second app (``tests/build/tiny.py``) written
+into a temporary directory and importable only from there, built once for this
+module. Each artifact is started from an empty directory with a minimal
+environment: no source tree, no virtualenv, no ``frontend/build`` on any path it
+could read. The executable runs alone; the zipapp runs under the system ``python3``.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -17,49 +20,56 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
+import brotli
 import httpx
 import pytest
 
+from onebin import __version__
 from onebin.build.executable import bootloader_files
 from onebin.build.trim import excluded_modules
-from onebin.items import spec
+from tests.build import tiny
+from tests.build.running import serve_any_port
 from tests.support import ServerProcess
 
 pytestmark = pytest.mark.dist
 
 REPO = Path(__file__).resolve().parents[2]
+ONEBIN = Path(sys.executable).parent / "onebin"
 SYSTEM_PYTHON = "/usr/bin/python3"
 SIZE_BUDGET = 25_000_000
 DEV_TOOLS = {"pytest", "_pytest", "hypothesis", "playwright", "schemathesis", "PyInstaller", "shiv"}
+ASSETS_PACKAGE = "onebin.items.web"
 
 
-def build(dist: Path, *targets: str) -> None:
-    flags = [arg for target in targets for arg in ("--target", target)]
+def build(dist: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """``onebin build`` into ``dist``; its report."""
     result = subprocess.run(
-        [sys.executable, "-m", "onebin", "build", "--dist", str(dist), *flags],
+        [str(ONEBIN), "build", "--dist", str(dist), *args],
         capture_output=True,
         text=True,
+        env=env,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "total" in result.stdout
+    return result.stdout
 
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not resources.files(spec.assets_package).joinpath("index.html").is_file():
+    if not resources.files(ASSETS_PACKAGE).joinpath("index.html").is_file():
         pytest.fail("the frontend is not built into the package: run `make frontend`")
     directory = tmp_path_factory.mktemp("dist")
-    build(directory)
+    build(directory, "--name", "onebin")
     return directory
 
 
 @dataclass(frozen=True)
 class Host:
-    """An artifact copied to an empty directory, with the environment to run it in."""
+    """How to run an artifact: its command, the directory it runs in, its whole environment."""
 
     command: tuple[str, ...]
     root: Path
@@ -77,20 +87,23 @@ class Host:
         )
 
 
+def artifact_host(kind: str, artifact: Path, root: Path) -> Host:
+    """Run ``artifact`` (the executable, or the zipapp under the system Python) in ``root``."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"}
+    if kind == "exe":
+        return Host((str(artifact),), root, {**env, "XDG_CACHE_HOME": str(root / "cache")})
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.fail(f"the zipapp needs the system Python at {SYSTEM_PYTHON}")
+    return Host((SYSTEM_PYTHON, str(artifact)), root, {**env, "SHIV_ROOT": str(root / "shiv")})
+
+
 @pytest.fixture(params=["exe", "pyz"])
 def host(request: pytest.FixtureRequest, dist: Path, tmp_path: Path) -> Host:
     root = tmp_path / "host"
     root.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"}
-    if request.param == "exe":
-        shutil.copy2(dist / "onebin", root / "onebin")
-        return Host((str(root / "onebin"),), root, {**env, "XDG_CACHE_HOME": str(root / "cache")})
-    if not Path(SYSTEM_PYTHON).exists():
-        pytest.fail(f"the zipapp needs the system Python at {SYSTEM_PYTHON}")
-    shutil.copy2(dist / "onebin.pyz", root / "onebin.pyz")
-    return Host(
-        (SYSTEM_PYTHON, str(root / "onebin.pyz")), root, {**env, "SHIV_ROOT": str(root / "shiv")}
-    )
+    name = "onebin" if request.param == "exe" else "onebin.pyz"
+    shutil.copy2(dist / name, root / name)
+    return artifact_host(request.param, root / name, root)
 
 
 def serve(host: Host, name: str) -> ServerProcess:
@@ -113,7 +126,7 @@ def server(host: Host) -> Iterator[ServerProcess]:
 
 def build_output() -> dict[str, bytes]:
     """Every frontend file the build packed, by URL path."""
-    root = Path(str(resources.files(spec.assets_package)))
+    root = Path(str(resources.files(ASSETS_PACKAGE)))
     return {
         "/" + path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
@@ -134,7 +147,7 @@ def test_dist_executable_fits_the_size_budget(dist: Path):
 def test_dist_version_and_help_work(host: Host):
     version = host.run("--version")
     assert version.returncode == 0, version.stderr
-    assert version.stdout.strip() == f"onebin {metadata.version('onebin')}"
+    assert version.stdout.strip() == f"items {__version__} (onebin {__version__})"
     helped = host.run("--help")
     assert helped.returncode == 0, helped.stderr
     assert all(command in helped.stdout for command in ("serve", "token", "build"))
@@ -240,10 +253,105 @@ def test_dist_artifacts_leave_out_dev_tools_and_trimmed_modules(dist: Path, tmp_
 def test_dist_zipapp_builds_are_reproducible(tmp_path: Path):
     # Two fresh builds back to back rather than against the session's: the source
     # tree may change while a long session runs, and that is not what is tested.
-    build(tmp_path / "one", "pyz")
-    build(tmp_path / "two", "pyz")
+    build(tmp_path / "one", "--target", "pyz", "--name", "onebin")
+    build(tmp_path / "two", "--target", "pyz", "--name", "onebin")
     digests = {
         hashlib.sha256((tmp_path / name / "onebin.pyz").read_bytes()).hexdigest()
         for name in ("one", "two")
     }
     assert len(digests) == 1
+
+
+def test_dist_zipapp_builds_of_another_app_are_reproducible(tmp_path: Path):
+    """Its static files are compressed by the build, so this covers those bytes too."""
+    env = {**os.environ, "PYTHONPATH": str(tiny.write_tiny_app(tmp_path / "src"))}
+    for name in ("one", "two"):
+        build(tmp_path / name, "--app", tiny.REFERENCE, "--target", "pyz", env=env)
+    first, second = (tmp_path / name / f"{tiny.NAME}.pyz" for name in ("one", "two"))
+    assert first.read_bytes() == second.read_bytes()
+
+
+# A second app: packed by reference, everything it serves coming out of the artifact.
+
+
+@pytest.fixture(scope="module")
+def tiny_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    source = tiny.write_tiny_app(root / "src")
+    dist = root / "dist"
+    report = build(dist, "--app", tiny.REFERENCE, env={**os.environ, "PYTHONPATH": str(source)})
+    assert "app code (tinyapp)" in report
+    assert "static files (tinyapp.static)" in report
+    shutil.rmtree(source)  # whatever the artifacts serve must come from inside them
+    return dist
+
+
+@pytest.fixture(scope="module", params=["exe", "pyz"])
+def tiny_host(
+    request: pytest.FixtureRequest, tiny_dist: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Host:
+    name = tiny.NAME if request.param == "exe" else f"{tiny.NAME}.pyz"
+    return artifact_host(request.param, tiny_dist / name, tmp_path_factory.mktemp("empty"))
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tiny_host: Host) -> Iterator[str]:
+    with serve_any_port(
+        tiny_host.command, data_dir=tiny_host.root / "data", cwd=tiny_host.root, env=tiny_host.env
+    ) as url:
+        yield url
+
+
+def test_dist_tiny_app_prints_its_own_version(tiny_host: Host):
+    version = tiny_host.run("--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout == f"tiny {tiny.VERSION} (onebin {__version__})\n"
+
+
+def test_dist_tiny_app_answers_its_route(tiny_url: str):
+    response = httpx.get(f"{tiny_url}/hello", timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"hello": "tiny"}
+
+
+@pytest.mark.parametrize(
+    ("path", "original"),
+    [("/", tiny.INDEX), ("/app.js", tiny.SCRIPT), ("/style.css", tiny.STYLE)],
+)
+def test_dist_tiny_app_serves_its_static_files_precompressed(
+    tiny_url: str, path: str, original: str
+):
+    decoders = {"br": brotli.decompress, "gzip": gzip.decompress}
+    for encoding, decode in decoders.items():
+        response, body = raw_get(tiny_url + path, {"accept-encoding": encoding})
+        assert response.status_code == 200, path
+        assert response.headers.get("content-encoding") == encoding, path
+        assert len(body) < len(original.encode())
+        assert decode(body) == original.encode(), f"{path} ({encoding})"
+    response, body = raw_get(tiny_url + path, {"accept-encoding": "identity"})
+    assert "content-encoding" not in response.headers
+    assert body == original.encode()
+
+
+def test_dist_tiny_app_has_no_items_api(tiny_url: str):
+    assert httpx.get(f"{tiny_url}/api/items", timeout=10).status_code == 404
+
+
+def test_dist_tiny_artifacts_leave_out_the_items_app(tiny_dist: Path, tmp_path: Path):
+    with zipfile.ZipFile(tiny_dist / f"{tiny.NAME}.pyz") as archive:
+        in_zipapp = [name.removeprefix("site-packages/") for name in archive.namelist()]
+    cache = tmp_path / "cache"
+    subprocess.run(
+        [str(tiny_dist / tiny.NAME), "--version"],
+        env={"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(cache)},
+        check=True,
+        capture_output=True,
+    )
+    (tree,) = (path for path in (cache / tiny.NAME).iterdir() if path.is_symlink())
+    contents = tree / "_internal"
+    on_disk = [path.relative_to(contents).as_posix() for path in contents.rglob("*")]
+    archived = [packed.path for packed in bootloader_files(tree / tiny.NAME)]
+    for files in (in_zipapp, on_disk + archived):
+        assert "tinyapp/static/index.html.br" in files
+        assert any(path.startswith("onebin/cli.") for path in files)
+        assert not [path for path in files if path.startswith("onebin/items")]

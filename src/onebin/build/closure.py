@@ -56,6 +56,23 @@ def runtime_closure(root: str, requires: Requires, excluded: Collection[str] = (
     return [root, *(names[key] for key in others)]
 
 
+def dependencies(
+    roots: Collection[str], requires: Requires, excluded: Collection[str] = ()
+) -> list[str]:
+    """What the ``roots`` need at run time together, the roots themselves left out, sorted.
+
+    The union of their runtime closures: onebin's and the app's distribution's,
+    whose own files are staged from disk instead.
+    """
+    chosen = {normalize(root) for root in roots}
+    needed: dict[str, str] = {}
+    for root in roots:
+        for name in runtime_closure(root, requires, excluded):
+            if normalize(name) not in chosen:
+                needed.setdefault(normalize(name), name)
+    return [needed[key] for key in sorted(needed)]
+
+
 def _applies(requirement: Requirement, extras: set[str]) -> bool:
     if requirement.marker is None:
         return True

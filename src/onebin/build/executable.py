@@ -1,14 +1,19 @@
 """The single executable: a trimmed PyInstaller one-directory build behind the launcher.
 
 PyInstaller runs in a subprocess because it owns its process (logging, ``sys.exit``)
-and because an artifact must be built by the build virtualenv's interpreter.
-Options and why:
+and because an artifact must be built by the build virtualenv's interpreter. It
+analyses the staged packages (``stage``), not the installed ones: they come first
+on its ``PYTHONPATH`` and the current directory is kept off its path (``-P``), so
+what it collects is what the zipapp gets too, precompressed static files included
+and left-out parts of onebin absent. Options and why:
 
 - one-directory, wrapped by ``launcher``: unpack once per build, not on every start;
-- ``--collect-submodules``/``--collect-data`` of the whole app package: modules
-  imported lazily (commands, TLS) and the frontend files are found without a list
-  that would go stale;
-- ``--copy-metadata``: ``onebin --version`` reads ``importlib.metadata``;
+- the generated entry module as the script, ``--collect-submodules`` and
+  ``--collect-data`` of every staged package: the app is imported by name at run
+  time, and modules imported lazily (commands, TLS) and static files are found
+  without a list that would go stale;
+- ``--copy-metadata`` of the distributions the staged packages come from, for code
+  that asks ``importlib.metadata`` for their versions;
 - ``--strip``: the interpreter and extensions ship with debug symbols (libpython
   alone shrinks from 23 MB to 5.6 MB);
 - ``--optimize 1``: no asserts; not 2, because msgspec derives the OpenAPI
@@ -25,26 +30,40 @@ import os
 import subprocess
 import sys
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from onebin.build.archive import sort_zip, tree_entries, write_tar_gz
+from onebin.build.entry import ENTRY_MODULE
 from onebin.build.launcher import launcher
 from onebin.build.report import PackedFile
-from onebin.build.trim import excluded_modules
 from onebin.errors import BuildError
 
 # Where PyInstaller puts everything but the bootloader in a one-directory build.
 CONTENTS = "_internal"
 # PyInstaller's type code for the module archive inside the bootloader's package.
 _PYZ_TYPECODE = "z"
+# Type codes of packages (regular and namespace) inside that module archive.
+_PYZ_PACKAGES = (1, 3)
 
 
 def pyinstaller_command(
-    *, name: str, entry_script: Path, app_package: str, distribution: str, work: Path
+    *,
+    name: str,
+    packages: Path,
+    package_names: Sequence[str],
+    distributions: Sequence[str],
+    excluded: Sequence[str],
+    work: Path,
 ) -> list[str]:
+    """PyInstaller's command line for the packages staged in ``packages``.
+
+    ``package_names`` are their top-level names, ``distributions`` those they come
+    from, ``excluded`` the modules to leave out (``trim``).
+    """
     command = [
         sys.executable,
+        "-P",
         "-m",
         "PyInstaller",
         "--onedir",
@@ -54,14 +73,23 @@ def pyinstaller_command(
         f"--distpath={work / 'dist'}",
         f"--workpath={work / 'build'}",
         f"--specpath={work}",
-        f"--collect-submodules={app_package}",
-        f"--collect-data={app_package}",
-        f"--copy-metadata={distribution}",
-        "--strip",
-        "--optimize=1",
     ]
-    command += [f"--exclude-module={module}" for module in excluded_modules()]
-    return [*command, str(entry_script)]
+    for package in package_names:
+        command += [f"--collect-submodules={package}", f"--collect-data={package}"]
+    command += [f"--copy-metadata={distribution}" for distribution in distributions]
+    command += ["--strip", "--optimize=1"]
+    command += [f"--exclude-module={module}" for module in excluded]
+    return [*command, str(packages / f"{ENTRY_MODULE}.py")]
+
+
+def search_path(packages: Path, existing: str) -> str:
+    """``PYTHONPATH`` with the staged packages ahead of every installed copy.
+
+    Empty entries are dropped: they would put the current directory on the path.
+    """
+    return os.pathsep.join(
+        [str(packages), *(entry for entry in existing.split(os.pathsep) if entry)]
+    )
 
 
 def run_pyinstaller(command: list[str], environ: Mapping[str, str]) -> None:
@@ -95,38 +123,54 @@ def bootloader_files(executable: Path) -> Iterator[PackedFile]:
     archive = next(name for name, entry in package.toc.items() if entry[-1] == _PYZ_TYPECODE)
     modules = package.open_embedded_archive(archive)
     archived = 0
-    for module, (_, _, length) in modules.toc.items():
+    for module, (typecode, _, length) in modules.toc.items():
         data = modules.extract(module, raw=True) or b""
         archived += length
-        yield PackedFile(module.replace(".", "/") + ".pyc", len(data), length)
+        yield PackedFile(archived_path(module, typecode), len(data), length)
     rest = executable.stat().st_size - archived
-    yield PackedFile(executable.name, rest, rest)
+    # The bootloader sits beside the import root (``_internal``), not inside it.
+    yield PackedFile(f"../{executable.name}", rest, rest)
+
+
+def archived_path(module: str, typecode: int) -> str:
+    """The path a module of the archive would have on disk: a package is its ``__init__``."""
+    path = module.replace(".", "/")
+    return f"{path}/__init__.pyc" if typecode in _PYZ_PACKAGES else f"{path}.pyc"
 
 
 def build_executable(
     *,
     name: str,
-    entry_script: Path,
-    app_package: str,
-    distribution: str,
+    packages: Path,
+    package_names: Sequence[str],
+    distributions: Sequence[str],
+    excluded: Sequence[str],
     target: Path,
     work: Path,
     epoch: int,
     environ: Mapping[str, str],
 ) -> list[PackedFile]:
-    """Write the executable to ``target``; return the files it carries."""
+    """Write the executable of the ``packages`` staged to ``target``; the files it carries."""
     command = pyinstaller_command(
         name=name,
-        entry_script=entry_script,
-        app_package=app_package,
-        distribution=distribution,
+        packages=packages,
+        package_names=package_names,
+        distributions=distributions,
+        excluded=excluded,
         work=work,
     )
-    run_pyinstaller(command, {**environ, "SOURCE_DATE_EPOCH": str(epoch)})
+    run_pyinstaller(
+        command,
+        {
+            **environ,
+            "PYTHONPATH": search_path(packages, environ.get("PYTHONPATH", "")),
+            "SOURCE_DATE_EPOCH": str(epoch),
+        },
+    )
     tree = work / "dist" / name
     sort_zip(tree / CONTENTS / "base_library.zip", epoch)
-    staged = target.with_name(f".{target.name}.tmp")
-    staged.write_bytes(launcher(name, write_tar_gz(tree, epoch)))
-    staged.chmod(0o755)
-    os.replace(staged, target)
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.write_bytes(launcher(name, write_tar_gz(tree, epoch)))
+    staging.chmod(0o755)
+    os.replace(staging, target)
     return list(packed_files(tree, name))

@@ -46,13 +46,23 @@ exec "$target/{name}" "$@"
 _SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
+def check_name(name: str) -> str:
+    """``name`` if it can name the executable, its cache directory and the shell's lines.
+
+    The header writes the name into shell code unquoted, so only a-z, 0-9, ``-`` and
+    ``_`` are allowed; checked before a build starts, not a minute into it.
+    """
+    if not _SAFE_NAME.fullmatch(name):
+        raise BuildError(f"{name!r} cannot name an executable (use a-z, 0-9, - and _)")
+    return name
+
+
 def launcher(name: str, payload: bytes) -> bytes:
     """The executable's bytes: the shell header, then ``payload`` (a tar.gz of the program).
 
     ``name`` is both the cache directory's and the unpacked program's name.
     """
-    if not _SAFE_NAME.fullmatch(name):
-        raise BuildError(f"{name!r} cannot name an executable (use a-z, 0-9, - and _)")
+    check_name(name)
     digest = hashlib.sha256(payload).hexdigest()
     lines = HEADER.count("\n")
     header = HEADER.format(name=name, digest=digest, payload_line=lines + 1)

@@ -2,10 +2,15 @@
 
 The report is a pure function over a list of packed files, so the same code explains
 the executable and the zipapp, and it is tested without building anything. A file
-belongs to the first component that claims it: the frontend assets (a path prefix),
-the application's own package, the installed distribution that owns its top-level
-name, and otherwise the Python runtime (interpreter, standard library, bundled
-shared libraries, launcher).
+belongs to the first component that claims it: the app's static files (their
+package's directory), the app's own code (its package, and its distribution's
+metadata), the installed distribution that owns its top-level name (onebin among
+them), and otherwise the Python runtime (interpreter, standard library, bundled
+shared libraries, bootloader, shiv's bootstrap, the entry module).
+
+Components are listed in that order, the distributions largest first, so the
+lines an app's author controls come first and the runtime, which nobody packing
+an app can shrink, last.
 """
 
 from __future__ import annotations
@@ -14,8 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 RUNTIME = "python runtime"
-APP = "app code"
-ASSETS = "frontend assets"
+ONEBIN = "onebin"
 
 
 @dataclass(frozen=True)
@@ -54,25 +58,39 @@ def normalize(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def component_of(
-    path: str, owners: Mapping[str, str], *, app_package: str, assets_prefix: str | None
-) -> str:
+def app_component(app_code: str) -> str:
+    return f"app code ({app_code})"
+
+
+def static_component(static: str) -> str:
+    return f"static files ({static})"
+
+
+def _under(path: str, package: str) -> bool:
+    return path.startswith(package.replace(".", "/") + "/")
+
+
+def component_of(path: str, owners: Mapping[str, str], *, app_code: str, static: str | None) -> str:
     """The component a packed file belongs to.
 
     ``owners`` maps a top-level import name to its distribution (as
     ``importlib.metadata.packages_distributions`` does); ``.dist-info``
-    directories belong to the distribution they describe.
+    directories belong to the distribution they describe. ``app_code`` and
+    ``static`` are dotted package names (``guestbook``, ``guestbook.static``).
     """
-    if assets_prefix and path.startswith(assets_prefix):
-        return ASSETS
+    if static is not None and _under(path, static):
+        return static_component(static)
     top = path.split("/", 1)[0]
+    module = top.split(".", 1)[0]
+    if _under(path, app_code) or module == app_code:
+        return app_component(app_code)
     if top.endswith(".dist-info"):
         distribution = normalize(top.split("-", 1)[0])
     else:
-        module = top.split(".", 1)[0]
-        distribution = normalize(owners.get(module, module if module == app_package else ""))
-    if distribution == normalize(app_package):
-        return APP
+        distribution = normalize(owners.get(module, ONEBIN if module == ONEBIN else ""))
+    app_distribution = normalize(owners.get(app_code, ""))
+    if distribution and distribution == app_distribution:
+        return app_component(app_code)
     return distribution or RUNTIME
 
 
@@ -80,30 +98,29 @@ def size_report(
     files: Iterable[PackedFile],
     owners: Mapping[str, str],
     *,
-    app_package: str,
-    assets_prefix: str | None,
+    app_code: str,
+    static: str | None,
     artifact_size: int,
 ) -> SizeReport:
-    """Group ``files`` into components, largest first; the runtime and app lines always show."""
-    totals: dict[str, list[int]] = {RUNTIME: [0, 0, 0], APP: [0, 0, 0]}
-    if assets_prefix:
-        totals[ASSETS] = [0, 0, 0]
+    """Group ``files`` into components; the app, static, onebin and runtime lines always show."""
+    first = [app_component(app_code)]
+    if static is not None:
+        first.append(static_component(static))
+    first.append(ONEBIN)
+    totals: dict[str, list[int]] = {name: [0, 0, 0] for name in [*first, RUNTIME]}
     for packed in files:
-        name = component_of(
-            packed.path, owners, app_package=app_package, assets_prefix=assets_prefix
-        )
+        name = component_of(packed.path, owners, app_code=app_code, static=static)
         row = totals.setdefault(name, [0, 0, 0])
         row[0] += 1
         row[1] += packed.size
         row[2] += packed.compressed
-    components = sorted(
-        (
-            Component(name, count, size, compressed)
-            for name, (count, size, compressed) in totals.items()
-        ),
+    components = {name: Component(name, *row) for name, row in totals.items()}
+    others = sorted(
+        (component for name, component in components.items() if name not in {*first, RUNTIME}),
         key=lambda component: (-component.size, component.name),
     )
-    return SizeReport(tuple(components), artifact_size)
+    ordered = [components[name] for name in first] + others + [components[RUNTIME]]
+    return SizeReport(tuple(ordered), artifact_size)
 
 
 def _mb(size: int) -> str:
@@ -112,16 +129,21 @@ def _mb(size: int) -> str:
 
 def format_report(title: str, report: SizeReport) -> str:
     """A fixed-width table: one line per component, then the totals and the file itself."""
+    width = max([24, *(len(component.name) for component in report.components)])
     lines = [
         title,
-        f"  {'component':<24} {'files':>6} {'uncompressed':>13} {'compressed':>12}",
+        f"  {'component':<{width}} {'files':>6} {'uncompressed':>13} {'compressed':>12}",
     ]
     for component in report.components:
         lines.append(
-            f"  {component.name:<24} {component.files:>6} "
+            f"  {component.name:<{width}} {component.files:>6} "
             f"{_mb(component.size):>13} {_mb(component.compressed):>12}"
         )
     files = sum(component.files for component in report.components)
-    lines.append(f"  {'total':<24} {files:>6} {_mb(report.size):>13} {_mb(report.compressed):>12}")
-    lines.append(f"  {'artifact on disk':<24} {'':>6} {'':>13} {_mb(report.artifact_size):>12}")
+    lines.append(
+        f"  {'total':<{width}} {files:>6} {_mb(report.size):>13} {_mb(report.compressed):>12}"
+    )
+    lines.append(
+        f"  {'artifact on disk':<{width}} {'':>6} {'':>13} {_mb(report.artifact_size):>12}"
+    )
     return "\n".join(lines)

@@ -6,11 +6,18 @@ dependencies that onebin does not switch on, standard-library tools, and the
 development and build tools that live in the same virtualenv. The zipapp copies
 whole distributions, so an entry names the distribution too when there is one to
 drop from the runtime closure.
+
+The table is onebin's: it says what onebin never runs, not what the packed app
+never runs. A distribution the app's own distribution requires (PyYAML, say) is
+therefore packed even where the table would trim it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+
+from onebin.build.report import normalize
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,26 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion("shiv", None, "build only"),
     Exclusion("setuptools", None, "build only"),
     Exclusion("pip", None, "build only"),
+    Exclusion("packaging", "packaging", "build only: reads requirements for the zipapp"),
+    # urllib3 would import it for brotli responses, which onebin's ACME client never gets.
+    Exclusion("brotli", "Brotli", "build only: precompresses static files"),
+    Exclusion("_brotli", "Brotli", "build only: brotli's extension"),
 )
 
 
-def excluded_modules() -> tuple[str, ...]:
-    return tuple(exclusion.module for exclusion in EXCLUSIONS)
+def in_force(needed: Collection[str] = ()) -> tuple[Exclusion, ...]:
+    """The exclusions that hold for an app whose distribution needs ``needed`` at run time."""
+    wanted = {normalize(name) for name in needed}
+    return tuple(
+        exclusion
+        for exclusion in EXCLUSIONS
+        if exclusion.distribution is None or normalize(exclusion.distribution) not in wanted
+    )
 
 
-def excluded_distributions() -> frozenset[str]:
-    return frozenset(e.distribution for e in EXCLUSIONS if e.distribution is not None)
+def excluded_modules(needed: Collection[str] = ()) -> tuple[str, ...]:
+    return tuple(exclusion.module for exclusion in in_force(needed))
+
+
+def excluded_distributions(needed: Collection[str] = ()) -> frozenset[str]:
+    return frozenset(e.distribution for e in in_force(needed) if e.distribution is not None)

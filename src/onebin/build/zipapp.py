@@ -6,9 +6,9 @@ imported from inside a zip: its bootstrap unpacks site-packages once into
 for the build interpreter, so the zipapp needs the same CPython minor version on
 the host (3.11 here).
 
-The application's own files are copied from its package directory rather than from
-its RECORD, because an editable install's RECORD lists a ``.pth`` pointing into
-the source tree, which must never reach the artifact.
+site-packages is the staged packages (onebin, the app, the entry module; see
+``stage``), the metadata of the distributions they come from, and the runtime
+closure of those distributions copied from their installed files.
 """
 
 from __future__ import annotations
@@ -19,29 +19,17 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-from onebin.build.closure import installed_requires, runtime_closure
+from onebin.build.closure import dependencies, installed_requires
+from onebin.build.entry import ENTRY_POINT
 from onebin.build.report import PackedFile
-from onebin.build.trim import excluded_distributions
+from onebin.build.stage import keep
 from onebin.errors import BuildError
 
 SITE_PACKAGES = "site-packages/"
-# Metadata that is local to one installation (who installed it, from which path).
-_LOCAL_METADATA = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
-_APP_METADATA = ("METADATA", "entry_points.txt", "top_level.txt")
-
-
-def _keep(relative: PurePosixPath) -> bool:
-    return (
-        ".." not in relative.parts
-        and "__pycache__" not in relative.parts
-        and relative.suffix != ".pyc"
-        and not relative.name.startswith("__editable__")
-        and relative.name not in _LOCAL_METADATA
-    )
 
 
 def distribution_files(name: str) -> Iterator[tuple[Path, PurePosixPath]]:
@@ -49,45 +37,46 @@ def distribution_files(name: str) -> Iterator[tuple[Path, PurePosixPath]]:
     distribution = metadata.distribution(name)
     for entry in distribution.files or ():
         relative = PurePosixPath(entry.as_posix())
-        if _keep(relative):
+        if keep(relative):
             yield Path(str(distribution.locate_file(entry))), relative
 
 
-def app_files(distribution: str, package: str) -> Iterator[tuple[Path, PurePosixPath]]:
-    """The app package from disk plus the metadata ``--version`` and shiv read."""
-    found = importlib.util.find_spec(package)
-    if found is None or not found.submodule_search_locations:
-        raise BuildError(f"package {package!r} is not importable")
-    root = Path(next(iter(found.submodule_search_locations)))
-    for directory, _, filenames in os.walk(root):
-        for filename in filenames:
-            path = Path(directory) / filename
-            relative = PurePosixPath(package, path.relative_to(root).as_posix())
-            if _keep(relative):
-                yield path, relative
-    installed = metadata.distribution(distribution)
-    info = PurePosixPath(f"{distribution}-{installed.version}.dist-info")
-    for filename in _APP_METADATA:
-        path = Path(str(installed.locate_file(f"{info}/{filename}")))
-        if path.is_file():
-            yield path, info / filename
+def metadata_files(name: str) -> Iterator[tuple[Path, PurePosixPath]]:
+    """The ``.dist-info`` files of a distribution whose packages were staged from disk."""
+    for path, relative in distribution_files(name):
+        if relative.parts[0].endswith(".dist-info"):
+            yield path, relative
 
 
-def stage(site_packages: Path, distribution: str, package: str) -> None:
-    """Copy the app and its runtime closure into ``site_packages``."""
-    closure = runtime_closure(distribution, installed_requires, excluded_distributions())
-    sources = [app_files(distribution, package)]
-    sources += [distribution_files(name) for name in closure[1:]]
-    extensions = []
+def stage(
+    site_packages: Path,
+    packages: Path,
+    distributions: Collection[str],
+    excluded: Collection[str],
+) -> None:
+    """site-packages: the staged ``packages``, then what their ``distributions`` need.
+
+    ``distributions`` are those the staged packages come from (onebin, the app's if
+    it is installed): their metadata is copied, their files are not (they were
+    staged from disk), and their runtime closure but the ``excluded`` distributions
+    (``trim``) is copied whole.
+    """
+    shutil.copytree(packages, site_packages)
+    needed = dependencies(distributions, installed_requires, excluded)
+    sources = [metadata_files(name) for name in distributions]
+    sources += [distribution_files(name) for name in needed]
     for files in sources:
         for path, relative in files:
             target = site_packages / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             shutil.copymode(path, target)
-            if ".so" in relative.suffixes:
-                extensions.append(str(target))
-    strip(extensions)
+    strip(sorted(str(path) for path in site_packages.rglob("*") if _extension(path)))
+
+
+def _extension(path: Path) -> bool:
+    """A compiled extension or shared library (``x.abi3.so``, ``libffi.so.8``)."""
+    return ".so" in path.suffixes and path.is_file()
 
 
 def strip(binaries: list[str]) -> None:
@@ -117,26 +106,30 @@ def packed_files(archive: Path) -> list[PackedFile]:
 
 def build_zipapp(
     *,
-    distribution: str,
-    package: str,
-    entry_point: str,
+    packages: Path,
+    distributions: Sequence[str],
+    excluded: Collection[str],
     target: Path,
     work: Path,
     epoch: int,
     environ: Mapping[str, str],
 ) -> list[PackedFile]:
-    """Write the zipapp to ``target``; return the files it carries."""
+    """Write the zipapp of the ``packages`` staged to ``target``; the files it carries.
+
+    ``distributions`` are the installed distributions those packages come from,
+    ``excluded`` the distributions left out of their closure.
+    """
     if importlib.util.find_spec("shiv") is None:
         raise BuildError("building the zipapp needs shiv: pip install 'onebin[build]'")
     site_packages = work / "site-packages"
-    stage(site_packages, distribution, package)
+    stage(site_packages, packages, distributions, excluded)
     staged = target.with_name(f".{target.name}.tmp")
     command = [
         sys.executable,
         "-m",
         "shiv",
         f"--site-packages={site_packages}",
-        f"--entry-point={entry_point}",
+        f"--entry-point={ENTRY_POINT}",
         f"--output-file={staged}",
         "--python=/usr/bin/env python3",
         "--compressed",
