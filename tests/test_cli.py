@@ -174,3 +174,17 @@ def test_python_dash_m_and_console_script_agree():
         [str(Path(sys.executable).parent / "onebin"), "--version"], capture_output=True, text=True
     )
     assert script.stdout == run("--version").stdout
+
+
+def test_serve_refuses_an_app_claiming_onebins_paths_in_one_line(tmp_path, shout):
+    code = Path(shout["PYTHONPATH"])
+    (code / "greedy.py").write_text(
+        "from onebin import App, JsonResponse, resource\n"
+        "async def mine(request):\n    return JsonResponse({})\n"
+        "app = App(name='greedy', routes=lambda c: [resource('/readyz', {'GET': mine})])\n"
+    )
+    result = run("serve", "--app", "greedy:app", "--port", "0", cwd=tmp_path, env=shout)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "onebin: app 'greedy': its routes claim /readyz, which onebin answers itself"
+    )

@@ -249,15 +249,21 @@ def make_context(settings: Settings, db: SQLiteDatabase, limiter: FailureLimiter
     return Context(settings, db, Authenticator(TokenStore(db), limiter))
 
 
-def build_app(context: Context, app: App) -> ASGIApp:
-    """The whole application as one ASGI callable; ``AppError`` if its routes are refused."""
+def app_routes(context: Context, app: App) -> list[BaseRoute]:
+    """The app's routes and what they claim; ``AppError`` if onebin refuses them."""
     routes = list(app.routes(context)) if app.routes is not None else []
-    claimed = claims(routes)
-    taken = reserved_claims(claimed)
+    taken = reserved_claims(claims(routes))
     if taken:
         raise AppError(
             f"app {app.name!r}: its routes claim {', '.join(taken)}, which onebin answers itself"
         )
+    return routes
+
+
+def build_app(context: Context, app: App) -> ASGIApp:
+    """The whole application as one ASGI callable; ``AppError`` if its routes are refused."""
+    routes = app_routes(context, app)
+    claimed = claims(routes)
     without_slash_redirects(routes)
     api = build_api(routes, context.settings.cors_origins)
     settings = context.settings

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,17 +127,23 @@ class Walkthrough:
     server: Running
 
 
-@pytest.fixture(scope="module")
-def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walkthrough]:
-    home = tmp_path_factory.mktemp("home")
-    log = tmp_path_factory.mktemp("logs") / "walkthrough.log"
-    port = quiet_port()
+@contextmanager
+def serving(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None,
+    port: int,
+    log: Path,
+    timeout: float,
+) -> Iterator[str]:
+    """Run ``command`` until it answers ``/healthz`` on ``port``; its URL; stop it after."""
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            ["bash", "-euo", "pipefail", "-c", walkthrough_script()],
-            cwd=REPO,
-            env=readers_environment(home, port),
+            command,
+            cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -145,15 +152,28 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walkthroug
     try:
         wait_until(
             lambda: healthy(url, process, log),
-            timeout=WALKTHROUGH_TIMEOUT,
-            interval=0.5,
-            what="the README's commands to end in a serving ./guestbook",
+            timeout=timeout,
+            interval=0.2,
+            what=f"{command[-3:]} to answer /healthz",
         )
+        yield url
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walkthrough]:
+    home = tmp_path_factory.mktemp("home")
+    log = tmp_path_factory.mktemp("logs") / "walkthrough.log"
+    port = quiet_port()
+    script = ["bash", "-euo", "pipefail", "-c", walkthrough_script()]
+    environment = readers_environment(home, port)
+    with serving(
+        script, cwd=REPO, env=environment, port=port, log=log, timeout=WALKTHROUGH_TIMEOUT
+    ) as url:
         tokens = TOKEN.findall(log.read_text(errors="replace"))
         assert len(tokens) == 1, "./guestbook token create printed no token"
         yield Walkthrough(home, home / "guestbook", Running(url, tokens[0], log))
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -169,23 +189,8 @@ def deployed(
     clean = ["/usr/bin/env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin"]
     executable = str(walkthrough.project / "dist" / "guestbook")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*clean, executable, "serve", "--port", str(port)],
-            cwd=empty,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_until(
-            lambda: healthy(url, process, log),
-            timeout=120,
-            interval=0.2,
-            what="dist/guestbook serve",
-        )
+    command = [*clean, executable, "serve", "--port", str(port)]
+    with serving(command, cwd=empty, env=None, port=port, log=log, timeout=120) as url:
         created = subprocess.run(
             [*clean, executable, "token", "create", "--name", "tester"],
             cwd=empty,
@@ -195,8 +200,6 @@ def deployed(
             check=True,
         )
         yield Running(url, created.stdout.strip(), log)
-    finally:
-        stop(process)
 
 
 def test_readme_walkthrough_tests_builds_and_serves_the_guestbook(walkthrough: Walkthrough):

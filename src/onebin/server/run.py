@@ -11,7 +11,7 @@ import logging
 import signal
 
 from onebin.app import App
-from onebin.compose import build_app, make_context, open_database
+from onebin.compose import app_routes, make_context, open_database
 from onebin.config import Settings
 from onebin.errors import OnebinError
 from onebin.limiter import SharedFailureLimiter
@@ -38,7 +38,7 @@ def serve(settings: Settings, app: App) -> int:
         # composed once too, so routes onebin refuses stop the start, not each worker.
         db = open_database(settings, app, alone=lock.alone)
         try:
-            build_app(make_context(settings, db, limiter), app)
+            app_routes(make_context(settings, db, limiter), app)
         finally:
             db.close()
         lock.share()
@@ -49,7 +49,7 @@ def serve(settings: Settings, app: App) -> int:
             heartbeats=Heartbeats(settings.workers),
         )
         logger.info(
-            "onebin: up to %d connections per process (open-files limit %d)", cap, open_files
+            "up to %d connections per process (open-files limit %d)", cap, open_files
         )
         if settings.workers == 1:
             run_worker(settings, app, shared, stop_signals=(signal.SIGTERM, signal.SIGINT))
