@@ -13,6 +13,10 @@ from onebin.items import app as items_app
 from onebin.limiter import SharedFailureLimiter
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore
+from tests.postgres import postgres_server, postgres_url, private_postgres
+
+# A real PostgreSQL (tests/postgres.py), started by the first test that asks for one.
+__all__ = ["postgres_server", "postgres_url", "private_postgres"]
 
 
 @pytest.fixture

@@ -129,3 +129,24 @@ def test_unknown_variables_name_the_closest_setting():
 def test_every_setting_and_no_other_variable_is_silent():
     assert unknown_variables({option.env: "x" for option in SETTINGS}) == []
     assert unknown_variables({"HOME": "/root", "ONEBIN": "1"}) == []
+
+
+def test_database_url_from_flag_or_env_is_kept_out_of_repr():
+    url = "postgresql://onebin:secret@db.internal/onebin"
+    settings = build_settings(flags(), environ={"ONEBIN_DATABASE_URL": url})
+    assert settings.database_url == url
+    assert "secret" not in repr(settings)
+    assert settings.database_location == "postgresql://onebin:***@db.internal/onebin"
+    assert build_settings(flags("--database-url", "postgres://h/x"), environ={}).database_url == (
+        "postgres://h/x"
+    )
+    assert build_settings(flags(), environ={}).database_url is None
+
+
+def test_database_url_refuses_other_schemes_and_scheduled_file_backups():
+    with pytest.raises(ConfigError, match=r"invalid --database-url: expected a PostgreSQL URL"):
+        build_settings(flags("--database-url", "sqlite:///x"), environ={})
+    with pytest.raises(ConfigError, match="with --database-url back up PostgreSQL with pg_dump"):
+        build_settings(
+            flags("--database-url", "postgresql://h/x", "--backup-every", "6h"), environ={}
+        )

@@ -59,3 +59,50 @@ def test_app_reference(text):
 def test_app_reference_refuses_anything_but_module_colon_attribute(text):
     with pytest.raises(ValueError, match=r"^expected MODULE:ATTRIBUTE, e\.g\. guestbook\.app:app"):
         values.app_reference(text)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://onebin:secret@db.internal:5432/onebin?sslmode=verify-full",
+        "postgres://db/onebin",
+        "postgresql:///onebin?host=/var/run/postgresql",
+        "postgresql://h1:5432,h2:5432/onebin?target_session_attrs=read-write",
+    ],
+)
+def test_database_url_takes_postgresql_urls_as_written(url):
+    assert values.database_url(f"  {url} ") == url
+
+
+@pytest.mark.parametrize(
+    "text", ["mysql://u:secret@h/db", "sqlite:///data/x.sqlite3", "db.internal", "u:secret@h/db"]
+)
+def test_database_url_refuses_others_without_repeating_the_password(text):
+    with pytest.raises(ValueError, match=r"expected a PostgreSQL URL like postgresql://") as caught:
+        values.database_url(text)
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgres://u:a:b@h/db", "postgres://u:***@h/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        (
+            "postgresql://h/db?sslmode=require&password=secret",
+            "postgresql://h/db?sslmode=require&password=***",
+        ),
+        ("postgresql://u:s@h1,h2/db?PASSWORD=x", "postgresql://u:***@h1,h2/db?PASSWORD=***"),
+    ],
+)
+def test_redact_hides_the_password_wherever_the_url_holds_it(url, shown):
+    assert values.redact(url) == shown
+
+
+def test_scrub_takes_the_password_out_of_whatever_libpq_says_about_the_url():
+    url = "postgresql://u:p%zzsecret@h/db?password=other"
+    said = 'invalid percent-encoded token: "p%zzsecret"; also other, and p%zzsecret'
+    assert values.scrub(said, url) == 'invalid percent-encoded token: "***"; also ***, and ***'
+    assert values.scrub("p@ss here", "postgresql://u:p%40ss@h/db") == "*** here"
+    assert values.scrub("nothing to hide", "postgresql://u@h/db") == "nothing to hide"

@@ -25,8 +25,8 @@ from onebin.auth import Authenticator
 from onebin.config import Settings
 from onebin.errors import AppError
 from onebin.http import BodyLimits
+from onebin.store.database import Database
 from onebin.store.migrations import Migration
-from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenRecord
 
 # The items catalogue: what `onebin` serves when no other application is named.
@@ -45,7 +45,7 @@ class Context:
     application only reads it.
     """
 
-    def __init__(self, settings: Settings, db: SQLiteDatabase, auth: Authenticator) -> None:
+    def __init__(self, settings: Settings, db: Database, auth: Authenticator) -> None:
         self.settings = settings
         self.db = db
         self.body_limits = BodyLimits(max_bytes=settings.max_body_bytes)

@@ -29,10 +29,10 @@ from onebin.config import (
 )
 from onebin.errors import AppError, BuildError, ConfigError, OnebinError
 from onebin.store.backup import backup
+from onebin.store.database import Engine
 from onebin.store.integrity import run_check
 from onebin.store.lock import DataDirLock
 from onebin.store.restore import restore
-from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore, carry_revocations
 from onebin.suggest import SuggestingParser
 
@@ -45,8 +45,9 @@ def _options(*names: str) -> tuple[Option, ...]:
 
 
 # The commands that work on a data directory: which app's database it holds matters
-# (its migrations run on open), so each takes --app.
-DATA_DIR_ONLY = _options("app", "data_dir")
+# (its migrations run on open), so each takes --app; and --database-url, so that one
+# set in the environment is never silently ignored.
+DATA_DIR_ONLY = _options("app", "data_dir", "database_url")
 APP_ONLY = _options("app")
 
 
@@ -57,8 +58,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, app: App) -> int:
 
 
 @contextmanager
-def database(settings: Settings, app: App) -> Iterator[SQLiteDatabase]:
+def database(settings: Settings, app: App) -> Iterator[Engine]:
     """The database, opened as a server opens it, beside any server that is running."""
+    if settings.database_url is not None:  # PostgreSQL: no file of ours to guard
+        db = open_database(settings, app)
+        try:
+            yield db
+        finally:
+            db.close()
+        return
     with DataDirLock(settings.data_dir, exclusive=False) as lock:
         db = open_database(settings, app, alone=lock.alone)
         lock.share()
@@ -69,7 +77,7 @@ def database(settings: Settings, app: App) -> Iterator[SQLiteDatabase]:
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace, app: App) -> int:
-    existed = settings.data_dir.is_dir()
+    existed = settings.data_dir.is_dir() or settings.database_url is not None
     with database(settings, app) as db:
         token, record = TokenStore(db).create(args.name, replace=args.replace)
     print(token)
@@ -80,7 +88,7 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace, app: App) -> 
             file=sys.stderr,
         )
     print(
-        f"token {record.name!r} created in {settings.database_path.resolve()}; it is shown "
+        f"token {record.name!r} created in {settings.database_location}; it is shown "
         "only this once. Send it as: Authorization: Bearer <token>",
         file=sys.stderr,
     )
@@ -133,7 +141,17 @@ def cmd_new(settings: Settings, args: argparse.Namespace, app: App | None) -> in
     return 0
 
 
+def sqlite_only(settings: Settings, command: str, instead: str) -> None:
+    """Refuse a command that works on the SQLite file when the run uses PostgreSQL."""
+    if settings.database_url is not None:
+        raise ConfigError(
+            f"'onebin {command}' works on the SQLite file; with --database-url "
+            f"(PostgreSQL) use {instead}"
+        )
+
+
 def cmd_backup(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    sqlite_only(settings, "backup", "pg_dump (e.g. pg_dump -Fc -f onebin.dump URL)")
     with DataDirLock(settings.data_dir, exclusive=False):
         size = backup(settings.database_path, Path(args.path), overwrite=args.force)
     print(f"backed up {settings.database_path} to {args.path} ({size:,} bytes)", file=sys.stderr)
@@ -141,6 +159,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    sqlite_only(settings, "check", "pg_amcheck")
     path = settings.database_path
     if not path.is_file():
         print(f"onebin: no database at {path}", file=sys.stderr)
@@ -161,6 +180,7 @@ def cmd_check(settings: Settings, args: argparse.Namespace, app: App) -> int:
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    sqlite_only(settings, "restore", "pg_restore (e.g. pg_restore --clean -d URL onebin.dump)")
     database = settings.database_path
     carried: list[int | None] = []
 

@@ -31,7 +31,9 @@ from onebin.http import JsonResponse, error_response, fault_response
 from onebin.limiter import FailureLimiter
 from onebin.logs import RepeatLimiter
 from onebin.store.connection import check_owner
+from onebin.store.database import Engine
 from onebin.store.integrity import check_at_start
+from onebin.store.migrations import Migration
 from onebin.store.restore import finish_interrupted_restore
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
@@ -47,13 +49,35 @@ RESERVED_PATHS = ("/healthz", "/readyz")
 RESERVED_PREFIXES = ("/.well-known/acme-challenge/", "/_onebin/")
 
 
-def open_database(settings: Settings, app: App, *, alone: bool = False) -> SQLiteDatabase:
-    """The data directory's database with onebin's and the app's migrations applied.
+def open_database(settings: Settings, app: App, *, alone: bool = False) -> Engine:
+    """The run's database with onebin's and the app's migrations applied: PostgreSQL
+    when ``--database-url`` names one, else the SQLite file in the data directory.
 
     ``alone`` (the caller holds the data directory with no other onebin process in
-    it) is when an interrupted restore is finished and a file that was not closed
-    cleanly is checked before anything uses it.
+    it) is when an interrupted SQLite restore is finished and a file that was not
+    closed cleanly is checked before anything uses it.
     """
+    migrations = [*TOKEN_MIGRATIONS, *app.migrations]
+    db: Engine
+    if settings.database_url is not None:
+        # Imported here: psycopg is only loaded by a process that uses PostgreSQL.
+        from onebin.store.postgres import PostgresDatabase
+
+        db = PostgresDatabase(
+            settings.database_url,
+            migrations,
+            query_timeout=settings.query_timeout,
+            write_timeout=settings.write_timeout,
+        )
+    else:
+        db = _sqlite_database(settings, migrations, alone=alone)
+    db.open()
+    return db
+
+
+def _sqlite_database(
+    settings: Settings, migrations: list[Migration], *, alone: bool
+) -> SQLiteDatabase:
     path = settings.database_path
     if alone:
         done = finish_interrupted_restore(path)
@@ -62,15 +86,13 @@ def open_database(settings: Settings, app: App, *, alone: bool = False) -> SQLit
         check_owner(path)  # a file that is not onebin's is refused before it is checked
         if check_at_start(path):
             logger.info("%s was not closed cleanly; quick_check found no damage", path)
-    db = SQLiteDatabase(
+    return SQLiteDatabase(
         path,
-        [*TOKEN_MIGRATIONS, *app.migrations],
+        migrations,
         synchronous=settings.sqlite_synchronous,
         query_timeout=settings.query_timeout,
         write_timeout=settings.write_timeout,
     )
-    db.open()
-    return db
 
 
 def _describe(scope: Scope) -> str:
@@ -244,7 +266,7 @@ def reserved_claims(claimed: Claims) -> list[str]:
     return taken
 
 
-def make_context(settings: Settings, db: SQLiteDatabase, limiter: FailureLimiter) -> Context:
+def make_context(settings: Settings, db: Engine, limiter: FailureLimiter) -> Context:
     """The ``Context`` of one serving process."""
     return Context(settings, db, Authenticator(TokenStore(db), limiter))
 

@@ -14,7 +14,7 @@ import difflib
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class Settings:
     host: str | None = None
     port: int = 8000
     data_dir: Path = Path("data")
+    # May hold a password: kept out of repr() so no log of the settings shows it.
+    database_url: str | None = field(default=None, repr=False)
     log_level: str = "info"
     workers: int = 1
     max_body_bytes: int = 1024 * 1024
@@ -120,6 +122,13 @@ class Settings:
         return self.data_dir / "onebin.sqlite3"
 
     @property
+    def database_location(self) -> str:
+        """Where the database is, fit to print: the URL without its password, or the file."""
+        if self.database_url is not None:
+            return values.redact(self.database_url)
+        return str(self.database_path.resolve())
+
+    @property
     def backup_dir(self) -> Path:
         return self.data_dir / "backups"
 
@@ -139,6 +148,12 @@ SETTINGS: tuple[Option, ...] = (
     ),
     Option("port", values.port, "HTTP port when HTTPS is off"),
     Option("data_dir", Path, "directory for the database, certificates and locks"),
+    Option(
+        "database_url",
+        values.database_url,
+        "PostgreSQL URL (postgresql://USER:PASSWORD@HOST/DB?sslmode=...); "
+        "SQLite in the data directory when unset",
+    ),
     Option("log_level", values.log_level, "debug, info, warning or error"),
     Option(
         "workers", values.workers, "server processes sharing the ports (one per core is plenty)"
@@ -322,5 +337,10 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"--data-dir {settings.data_dir} exists and is not a directory")
     if settings.https_enabled and settings.http_port == settings.https_port:
         raise ConfigError("--http-port and --https-port must differ")
+    if settings.database_url is not None and settings.backup_every is not None:
+        raise ConfigError(
+            "--backup-every copies the SQLite file; with --database-url back up PostgreSQL "
+            "with pg_dump (or its own continuous archiving)"
+        )
     if settings.acme_enabled and not settings.effective_acme_directory.startswith("https://"):
         raise ConfigError("--acme-directory must be an https:// URL")

@@ -3,7 +3,8 @@
 ``/healthz`` only says the event loop answers; a supervisor or orchestrator that
 restarts on its failure must not restart a process for a full disk. ``/readyz`` is
 what a load balancer should route by: a read, a write probe that takes the write
-path (the queue, the cross-process lock, ``BEGIN IMMEDIATE``) and commits nothing,
+path (SQLite: the queue, the cross-process lock, ``BEGIN IMMEDIATE``; PostgreSQL: a
+pooled connection and ``BEGIN READ WRITE``, which a standby refuses) and commits nothing,
 and free disk space above a floor. The result is kept for a second, so a flood of
 probes costs one check.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from onebin.errors import StoreError
-from onebin.store.sqlite import SQLiteDatabase
+from onebin.store.database import Engine
 
 CACHE_SECONDS = 1.0
 WRITE_PROBE_TIMEOUT = 1.0
@@ -45,7 +46,7 @@ def free_bytes(path: Path) -> int:
 class Readiness:
     """Checks the database and the disk; ``report()`` is what ``/readyz`` answers."""
 
-    db: SQLiteDatabase
+    db: Engine
     data_dir: Path
     min_free_disk: int
     clock: Callable[[], float] = time.monotonic

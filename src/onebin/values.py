@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from urllib.parse import unquote
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -152,3 +153,48 @@ def network_list(text: str) -> tuple[str, ...]:
         except ValueError:
             raise ValueError(f"{part!r} is not an IP address or network like 10.0.0.0/8") from None
     return tuple(networks)
+
+
+_DATABASE_SCHEMES = ("postgresql", "postgres")
+# A password in a URL's user part (``user:secret@``) or in its query (``password=secret``).
+_URL_PASSWORD = re.compile(r"(^|//)([^/?#@:]*):([^/?#@]*)@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
+
+def database_url(text: str) -> str:
+    """A PostgreSQL URL (``postgresql://`` or ``postgres://``), kept as written.
+
+    Only the scheme is checked here: libpq parses the rest when it connects (hosts,
+    ``sslmode`` and its other parameters), and its word on them is the one that
+    counts. The error never repeats the password.
+    """
+    url = text.strip()
+    scheme, colon, rest = url.partition(":")
+    if not colon or scheme.lower() not in _DATABASE_SCHEMES or not rest.startswith("//"):
+        raise ValueError(
+            "expected a PostgreSQL URL like postgresql://USER:PASSWORD@HOST:5432/DATABASE "
+            f"(got {redact(url)!r})"
+        )
+    return url
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***``, fit for a log line or a message.
+
+    A database URL may carry the password (``user:secret@host``, ``?password=``), and
+    logs and terminals are read by more people than the database is.
+    """
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1\2:***@", url, count=1))
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (say, libpq's error about ``url``) with ``url``'s password taken out.
+
+    libpq repeats the URL, or the part it could not parse, in its messages
+    (``invalid percent-encoded token: "p%zzsecret"``): the password may sit anywhere.
+    """
+    found = [m.group(3) for m in _URL_PASSWORD.finditer(url)]
+    found += [m.group(2) for m in _QUERY_PASSWORD.finditer(url)]
+    for password in sorted({*found, *map(unquote, found)} - {""}, key=len, reverse=True):
+        text = text.replace(password, "***")
+    return text

@@ -196,6 +196,41 @@ def test_list_sorts_by_name_both_ways(client, token):
     assert [i["name"] for i in descending] == ["gamma", "beta", "Alpha"]
 
 
+def test_list_sorts_names_as_sqlite_nocase_does_on_every_engine(client, token):
+    """A-Z fold to a-z and nothing else does; then code point order; equal names by id."""
+    names = ["zeta", "Éclair", "éclair", "_under", "[x", "Alpha", "ALPHA", "alpha", "beta", "Zulu"]
+    ids = {create(client, token, name=name)["id"]: name for name in names}
+    expected = [
+        "[x",
+        "_under",
+        "Alpha",
+        "ALPHA",
+        "alpha",
+        "beta",
+        "zeta",
+        "Zulu",
+        "Éclair",
+        "éclair",
+    ]
+    assert [i["name"] for i in walk_names(client, "name")] == expected
+    backwards = walk_names(client, "-name")
+    assert [i["name"] for i in backwards] == expected[::-1]
+    assert sorted(i["id"] for i in backwards) == sorted(ids)
+
+
+def walk_names(client: TestClient, sort: str) -> list[dict]:
+    seen: list[dict] = []
+    cursor = None
+    for _ in range(20):
+        params = {"sort": sort, "limit": "3", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/items", params=params).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError("paging did not end")
+
+
 def test_list_sorts_by_updated(client, token):
     first = create(client, token, name="first")
     create(client, token, name="second")

@@ -8,13 +8,13 @@ from onebin.items.listing import (
     MAX_LIMIT,
     ListQuery,
     ListQueryError,
-    build_list_sql,
     decode_cursor,
     encode_cursor,
     parse_limit,
     parse_list_query,
     parse_sort,
 )
+from onebin.items.sqlite import build_list_sql
 
 
 def test_parse_limit_defaults_and_bounds():

@@ -11,13 +11,17 @@ from starlette.testclient import TestClient
 from onebin.compose import build_app, open_database
 from onebin.items import app as items_app
 from onebin.items.listing import RANKED_CANDIDATES, encode_cursor, parse_list_query
-from onebin.items.repository import MIGRATIONS, page_rows
+from onebin.items.repository import MIGRATIONS
+from onebin.items.sqlite import page_rows
 from onebin.store.connection import connect
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.store.tokens import TokenStore
 from tests.conftest import app_context
 from tests.items.test_api import auth
+
+# About SQLite alone: an upgrade of its file, and its two search plans.
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"])
 
 # Migration items/1 as onebin shipped it before the full-text index (commit 4b52aef):
 # a released migration is never edited, so this is what real databases hold.

@@ -13,6 +13,7 @@ import json
 import pytest
 from starlette.testclient import TestClient
 
+from onebin.items.listing import RANKED_CANDIDATES
 from tests.items.test_api import assert_error, create
 
 
@@ -209,3 +210,82 @@ def test_not_modified_carries_the_cache_control_of_the_200(client, token):
     assert response.status_code == 304
     assert response.headers["cache-control"] == full.headers["cache-control"]
     assert response.headers["etag"] == full.headers["etag"]
+
+
+def test_search_ranks_a_name_hit_over_a_tag_hit_over_a_description_hit(client, token):
+    # Created best-last, so neither newest-first nor id order would give this order.
+    create(client, token, name="Anvil", description="strike it with a mallet")
+    create(client, token, name="Nail set", tags=["mallet"])
+    create(client, token, name="Rubber mallet")
+    assert search(client, "mallet") == ["Rubber mallet", "Nail set", "Anvil"]
+    assert search(client, "mall") == ["Rubber mallet", "Nail set", "Anvil"]
+
+
+def test_search_splits_words_at_any_punctuation(client, token):
+    """Addresses, versions and hyphenated words are words on both sides of each mark."""
+    create(client, token, name="Router", description="admin page at router.example.com")
+    create(client, token, name="Mail", description="write to help@shop-example.org")
+    create(client, token, name="Firmware v2.10.3", tags=["hammer-driven"])
+    assert sorted(search(client, "example")) == ["Mail", "Router"]
+    assert search(client, "router example com") == ["Router"]
+    assert search(client, "shop") == ["Mail"]
+    assert search(client, "help org") == ["Mail"]
+    assert search(client, "v2 10") == ["Firmware v2.10.3"]
+    assert search(client, "driven") == ["Firmware v2.10.3"]
+
+
+def test_search_folds_case_in_every_script(client, token):
+    create(client, token, name="ΚΑΦΕΣ ελληνικός")
+    create(client, token, name="ÉCOLE Žižkov")
+    assert search(client, "καφ") == ["ΚΑΦΕΣ ελληνικός"]
+    assert search(client, "ΕΛΛΗΝ") == ["ΚΑΦΕΣ ελληνικός"]
+    assert search(client, "ecole zizkov") == ["ÉCOLE Žižkov"]
+
+
+def test_search_word_of_one_character_matches_only_that_word(client, token):
+    create(client, token, name="A frame")
+    create(client, token, name="Apple")
+    assert search(client, "a") == ["A frame"]
+    assert sorted(search(client, "ap")) == ["Apple"]
+
+
+def test_search_word_joined_by_underscores_is_a_phrase(client, token):
+    create(client, token, name="Claw hammer")
+    create(client, token, name="Hammer with a claw")
+    assert search(client, "claw_ham") == ["Claw hammer"]
+    assert sorted(search(client, "claw ham")) == ["Claw hammer", "Hammer with a claw"]
+
+
+def seed(db, engine: str, rows: list[tuple[str, str]]) -> None:
+    """Items of (name, description) straight into the table, oldest first."""
+    mark = "?" if engine == "sqlite" else "%s"
+    sql = (
+        "INSERT INTO items (name, description, tags, created_at, updated_at) "
+        f"VALUES ({mark}, {mark}, '[]', {mark}, {mark})"
+    )
+    start = db.read_sync(lambda conn: conn.execute("SELECT count(*) AS n FROM items").fetchone())
+    stamps = [f"2026-01-01T00:00:00.{start['n'] + n:06d}Z" for n in range(len(rows))]
+    values = [(name, text, stamp, stamp) for (name, text), stamp in zip(rows, stamps, strict=True)]
+    # sqlite3 and psycopg both run executemany on a cursor.
+    db.write_sync(lambda conn: conn.cursor().executemany(sql, values))
+
+
+def test_search_relevance_ranks_the_newest_matches_only(client, db, engine):
+    old_name_hits = [(f"Mallet {n}", "") for n in range(10)]
+    description_hits = [(f"Anvil {n}", "strike with a mallet") for n in range(RANKED_CANDIDATES)]
+    seed(db, engine, old_name_hits + description_hits[:-10])
+    # Every match is ranked: the name hits come first, however old.
+    assert search(client, "mallet", limit="10") == [f"Mallet {n}" for n in range(10)]
+    seed(db, engine, description_hits[-10:])
+    # Now the newest RANKED_CANDIDATES matches are all description hits: the old
+    # name hits are past the bound, and only another order reaches them.
+    first = search(client, "mallet", limit="100")
+    assert all(name.startswith("Anvil") for name in first)
+    assert search(client, "mallet", sort="-name", limit="1") == ["Mallet 9"]
+
+
+def test_search_finds_text_stored_with_decomposed_accents(client, token):
+    name = "Cre\u0300me bru\u0302le\u0301e torch"  # NFD, as some keyboards send it
+    create(client, token, name=name)
+    assert search(client, "creme brulee") == [name]
+    assert search(client, "crème") == [name]

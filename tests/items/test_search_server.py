@@ -20,7 +20,7 @@ from onebin.compose import open_database
 from onebin.config import Settings
 from onebin.items import app as items_app
 from onebin.items.listing import parse_list_query
-from onebin.items.repository import page_rows
+from onebin.items.sqlite import page_rows
 from tests.support import ServerProcess
 
 STAMP = "2026-01-01T00:00:00.000Z"

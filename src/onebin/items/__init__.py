@@ -8,15 +8,26 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from onebin import App, Context, Static, __version__
+from onebin import App, Context, Database, Static, __version__
 from onebin.items.api import ItemsApi
-from onebin.items.repository import MIGRATIONS, SQLiteItemStore
+from onebin.items.postgres import PostgresItemStore
+from onebin.items.repository import MIGRATIONS, ItemStore
+from onebin.items.sqlite import SQLiteItemStore
+
+# The one place the engine matters: each has its own store, with its own SQL.
+STORES = {"sqlite": SQLiteItemStore, "postgresql": PostgresItemStore}
+
+
+def item_store(db: Database) -> ItemStore:
+    """The store for ``db``'s engine."""
+    store = STORES.get(db.engine)
+    if store is None:
+        raise RuntimeError(f"the items app has no store for the {db.engine!r} database engine")
+    return store(db)
 
 
 def routes(context: Context) -> list[BaseRoute]:
-    api = ItemsApi(
-        SQLiteItemStore(context.db), context.require_token, body_limits=context.body_limits
-    )
+    api = ItemsApi(item_store(context.db), context.require_token, body_limits=context.body_limits)
     return list(api.routes())
 
 

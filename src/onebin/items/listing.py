@@ -1,29 +1,16 @@
-"""Listing rules for items: sort keys, search, cursors and the query, as pure functions.
+"""Listing rules for items: sort keys, search terms, cursors and the query, as pure functions.
 
 Keyset ("cursor") paging rather than OFFSET: a page boundary is the last row's sort
 key plus its id, so inserts and deletes between two requests never shift rows into
 or out of the next page, and deep pages cost the same as the first.
 
-Search uses the full-text index (FTS5). With ``q`` the default order is relevance
-(bm25: a hit in the name weighs most, then tags, then the description). Ranking
-costs a few microseconds per matching row, so a word found in most of a million
-items would take seconds to rank in full: relevance ranks the newest
-``RANKED_CANDIDATES`` matches. Below that many matches the order is exact; above
-it, a search for a word that common is better served by narrowing it or by sorting
-by date, which covers every match. The bound covers the scoring, not everything:
-bm25 also counts, once per search, every item holding each word (its IDF: 23 ms for
-a word in 90% of a million items), and a word of four or more letters is a prefix
-the index has no shortcut for (``prefix='2 3'``), whose matches FTS5 collects in full
-(34 ms for a word in 56%).
-
-A search in another order has two plans. With few matches, the matching rows are
-fetched and sorted. With many, that took 0.9 s for a word in 90% of a million items,
-so the sort column's index is walked instead, in order, keeping rows whose id is
-among the matches (collected once, 0.12 s for that word), until the page is full:
-about rows/matches index steps per row of the page, the whole index at worst, when
-the matches all sit at its far end. The caller picks by counting matches up to
-``RANKED_CANDIDATES`` (``COUNT_MATCHES``), which is cheap because the count stops
-there.
+These rules are the same on every engine; each engine's store turns a ``ListQuery``
+into its own SQL (``onebin.items.sqlite``, ``onebin.items.postgres``). A cursor holds
+the last row's sort value (a column's text, or a relevance score, lower is better)
+and its id, so it means the same thing on either engine. With ``q`` the default
+order is relevance, which ranks the newest ``RANKED_CANDIDATES`` matches: below that
+many matches the order is exact; above it, a search for a word that common is better
+served by narrowing it or by sorting by date, which covers every match.
 """
 
 from __future__ import annotations
@@ -35,7 +22,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from onebin import SearchTextError, match_expression, search_terms
+from onebin import SearchTextError, search_terms
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -47,20 +34,6 @@ RELEVANCE = "relevance"
 SORT_FIELDS = ("created_at", "updated_at", "name")
 SORTS = (RELEVANCE, *SORT_FIELDS, *(f"-{field}" for field in SORT_FIELDS))
 DEFAULT_SORT = "-created_at"
-# The newest matches, scored by bm25 with weights for name, description and tags.
-_RANKED = (
-    "SELECT items.*, ranked.score AS score FROM (SELECT rowid AS id, "
-    "bm25(items_fts, 10.0, 1.0, 5.0) AS score FROM items_fts WHERE items_fts MATCH ? "
-    "ORDER BY rowid DESC LIMIT ?) AS ranked JOIN items ON items.id = ranked.id"
-)
-
-# How many rows match, counting no further than the bound given as the second value.
-COUNT_MATCHES = "SELECT count(*) FROM (SELECT 1 FROM items_fts WHERE items_fts MATCH ? LIMIT ?)"
-
-_MATCHING_IDS = "IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)"
-_FETCH_MATCHES = "id " + _MATCHING_IDS
-_WALK_SORT_INDEX = "+id " + _MATCHING_IDS
-
 CursorValue = str | float
 
 
@@ -160,43 +133,3 @@ def parse_list_query(params: dict[str, str]) -> ListQuery:
         descending=descending,
         after=decode_cursor(cursor, sort) if cursor else None,
     )
-
-
-def build_list_sql(query: ListQuery, *, many_matches: bool = False) -> tuple[str, list[object]]:
-    """SQL and parameters for one page; fetches limit + 1 rows to know if more exist.
-
-    ``many_matches``: the search matches more than ``RANKED_CANDIDATES`` rows, so
-    the page is found by walking the sort index (see the module docstring).
-    """
-    if query.sort_field == RELEVANCE:
-        return _relevance_sql(query)
-    where: list[str] = []
-    params: list[object] = []
-    if query.terms:
-        # "+id" keeps SQLite from driving the query by id: it then walks the sort
-        # index and tests each id against the matches, collected once.
-        where.append(_WALK_SORT_INDEX if many_matches else _FETCH_MATCHES)
-        params.append(match_expression(query.terms))
-    if query.after is not None:
-        op = "<" if query.descending else ">"
-        where.append(f"({query.sort_field}, id) {op} (?, ?)")
-        params += list(query.after)
-    direction = "DESC" if query.descending else "ASC"
-    sql = "SELECT * FROM items"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {query.sort_field} {direction}, id {direction} LIMIT ?"
-    params.append(query.limit + 1)
-    return sql, params
-
-
-def _relevance_sql(query: ListQuery) -> tuple[str, list[object]]:
-    assert query.terms  # parse_sort allows relevance only with a search
-    params: list[object] = [match_expression(query.terms), RANKED_CANDIDATES]
-    sql = _RANKED
-    if query.after is not None:
-        sql += " WHERE (ranked.score, ranked.id) > (?, ?)"
-        params += list(query.after)
-    sql += " ORDER BY ranked.score, ranked.id LIMIT ?"
-    params.append(query.limit + 1)
-    return sql, params

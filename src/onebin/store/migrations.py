@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from onebin.errors import StoreError
 
-_LEDGER = """
+LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     component TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -36,12 +36,17 @@ class Migration:
     all pending migrations run in one transaction, so a start either applies them
     all or none. A database already migrated past the newest version known here is
     refused, so an older build never writes to a newer schema.
+
+    ``postgresql`` is the same change in PostgreSQL's dialect, where it differs
+    (``sql`` is used on both engines when it is None): the ledger records one
+    version either way, so a migration means the same step on every engine.
     """
 
     component: str
     version: int
     name: str
     sql: str
+    postgresql: str | None = None
 
 
 def check_order(migrations: Sequence[Migration]) -> None:
@@ -82,7 +87,7 @@ def apply_migrations(
     # command racing a server): the second one sees the first one's records.
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(_LEDGER)
+        conn.execute(LEDGER)
         todo = pending(migrations, applied_versions(conn))
         stamp = datetime.now(UTC).isoformat()
         for migration in todo:

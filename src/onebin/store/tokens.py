@@ -3,6 +3,11 @@
 A token has 256 bits of entropy, so a plain (unsalted) SHA-256 is enough: there is
 nothing to brute-force, and a hash lets us look the token up by an index instead of
 comparing against every row. The final comparison is still constant-time.
+
+The table lives in whichever engine serves the run. Its SQL is the same on both but
+for the parameter marks (``?`` for sqlite3, ``%s`` for psycopg), so each statement
+is written once, below, and rendered per engine (``TokenSql``); the schema differs
+more and is given per engine in the migrations.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from onebin.errors import NotFound, StoreError
+from onebin.store.database import Connection, Engine
 from onebin.store.migrations import Migration
-from onebin.store.sqlite import SQLiteDatabase
 
 TOKEN_PREFIX = "ob_"  # noqa: S105 - a label, not a secret
 
@@ -29,6 +36,15 @@ MIGRATIONS = (
         """
         CREATE TABLE tokens (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        )
+        """,
+        postgresql="""
+        CREATE TABLE tokens (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
             token_hash TEXT NOT NULL UNIQUE,
             created_at TEXT NOT NULL,
@@ -58,8 +74,35 @@ MIGRATIONS = (
         ALTER TABLE tokens_v2 RENAME TO tokens;
         CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at IS NULL
         """,
+        # PostgreSQL drops a constraint in place.
+        postgresql="""
+        ALTER TABLE tokens DROP CONSTRAINT tokens_name_key;
+        CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at IS NULL
+        """,
     ),
 )
+
+
+@dataclass(frozen=True)
+class TokenSql:
+    """Every statement of the token store, with one engine's parameter mark."""
+
+    revoke_active: str = (
+        "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING *"
+    )
+    insert: str = "INSERT INTO tokens (name, token_hash, created_at) VALUES (?, ?, ?) RETURNING *"
+    all: str = "SELECT * FROM tokens ORDER BY id"
+    last_revoked: str = (
+        "SELECT revoked_at FROM tokens WHERE name = ? ORDER BY revoked_at DESC LIMIT 1"
+    )
+    live: str = "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL"
+
+    def marked(self, mark: str) -> TokenSql:
+        """The same statements with ``mark`` for ``?`` (no statement has another ``?``)."""
+        return TokenSql(*(statement.replace("?", mark) for statement in astuple(self)))
+
+
+SQL = {"sqlite": TokenSql(), "postgresql": TokenSql().marked("%s")}
 
 
 @dataclass(frozen=True)
@@ -80,15 +123,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _record(row: sqlite3.Row) -> TokenRecord:
+def _record(row: Mapping[str, Any] | sqlite3.Row) -> TokenRecord:
     return TokenRecord(row["id"], row["name"], row["created_at"], row["revoked_at"])
 
 
 class TokenStore:
-    """Create, check, list and revoke write tokens in the onebin database."""
+    """Create, check, list and revoke write tokens in the onebin database (either engine)."""
 
-    def __init__(self, db: SQLiteDatabase) -> None:
+    def __init__(self, db: Engine) -> None:
         self.db = db
+        self.sql = SQL[db.engine]
 
     def create(self, name: str | None = None, *, replace: bool = False) -> tuple[str, TokenRecord]:
         """Return the secret (shown once, never stored) and its record.
@@ -100,52 +144,42 @@ class TokenStore:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = hash_token(token)
         label = name or f"token-{digest[:8]}"
+        sql = self.sql
 
-        def insert(conn: sqlite3.Connection) -> TokenRecord:
+        def insert(conn: Connection) -> TokenRecord:
             now = _now()
             if replace:
-                conn.execute(
-                    "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                    (now, label),
-                )
+                conn.execute(sql.revoke_active, (now, label)).fetchall()
             try:
-                cursor = conn.execute(
-                    "INSERT INTO tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
-                    (label, digest, now),
-                )
-            except sqlite3.IntegrityError:
+                row = conn.execute(sql.insert, (label, digest, now)).fetchone()
+            # DB-API connections name their engine's exceptions (sqlite3 and psycopg).
+            except conn.IntegrityError:
                 raise StoreError(
                     f"a token named {label!r} already exists (revoke it, or use --replace)"
                 ) from None
-            row = conn.execute("SELECT * FROM tokens WHERE id = ?", (cursor.lastrowid,)).fetchone()
             return _record(row)
 
         return token, self.db.write_sync(insert)
 
     def list(self) -> list[TokenRecord]:
         """Every token ever made, revoked ones too (a name may appear more than once)."""
-        rows = self.db.read_sync(lambda conn: conn.execute("SELECT * FROM tokens ORDER BY id"))
+        rows = self.db.read_sync(lambda conn: conn.execute(self.sql.all).fetchall())
         return [_record(row) for row in rows]
 
     def revoke(self, name: str) -> TokenRecord:
         """Revoke the active token called ``name``; ``NotFound`` when none is active."""
+        sql = self.sql
 
-        def update(conn: sqlite3.Connection) -> TokenRecord:
+        def update(conn: Connection) -> TokenRecord:
             # At most one row: only one active token may hold a name.
-            revoked = conn.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL "
-                "RETURNING *",
-                (_now(), name),
-            ).fetchall()
+            revoked = conn.execute(sql.revoke_active, (_now(), name)).fetchall()
             if revoked:
                 return _record(revoked[0])
-            last = conn.execute(
-                "SELECT revoked_at FROM tokens WHERE name = ? ORDER BY revoked_at DESC LIMIT 1",
-                (name,),
-            ).fetchone()
+            last = conn.execute(sql.last_revoked, (name,)).fetchone()
             if last is not None:
                 raise NotFound(
-                    f"no active token named {name!r}: it was already revoked at {last[0]}"
+                    f"no active token named {name!r}: it was already revoked at "
+                    f"{last['revoked_at']}"
                 )
             raise NotFound(f"no active token named {name!r}")
 
@@ -154,11 +188,10 @@ class TokenStore:
     async def verify(self, token: str) -> TokenRecord | None:
         """The live token's record, or None for an unknown or revoked token."""
         digest = hash_token(token)
+        live = self.sql.live
 
-        def lookup(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            return conn.execute(
-                "SELECT * FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", (digest,)
-            ).fetchone()
+        def lookup(conn: Connection) -> Any:
+            return conn.execute(live, (digest,)).fetchone()
 
         row = await self.db.lookup(lookup)
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
