@@ -26,12 +26,14 @@ from onebin.assets import assets_app
 from onebin.auth import Authenticator
 from onebin.config import Settings
 from onebin.errors import AppError, StoreFault
+from onebin.headers import secured
 from onebin.health import Readiness
 from onebin.http import JsonResponse, error_response, fault_response
 from onebin.limiter import FailureLimiter
 from onebin.logs import RepeatLimiter
 from onebin.store.connection import check_owner
 from onebin.store.integrity import check_at_start
+from onebin.store.migrations import Migration
 from onebin.store.restore import finish_interrupted_restore
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
@@ -45,6 +47,11 @@ failures = RepeatLimiter(logger, window=10.0)
 # Paths onebin answers itself, whatever the application.
 RESERVED_PATHS = ("/healthz", "/readyz")
 RESERVED_PREFIXES = ("/.well-known/acme-challenge/", "/_onebin/")
+
+
+def app_migrations(app: App) -> list[Migration]:
+    """onebin's own migrations (tokens), then the app's: what its database is made of."""
+    return [*TOKEN_MIGRATIONS, *app.migrations]
 
 
 def open_database(settings: Settings, app: App, *, alone: bool = False) -> SQLiteDatabase:
@@ -64,7 +71,7 @@ def open_database(settings: Settings, app: App, *, alone: bool = False) -> SQLit
             logger.info("%s was not closed cleanly; quick_check found no damage", path)
     db = SQLiteDatabase(
         path,
-        [*TOKEN_MIGRATIONS, *app.migrations],
+        app_migrations(app),
         synchronous=settings.sqlite_synchronous,
         query_timeout=settings.query_timeout,
         write_timeout=settings.write_timeout,
@@ -251,7 +258,12 @@ def make_context(settings: Settings, db: SQLiteDatabase, limiter: FailureLimiter
 
 def app_routes(context: Context, app: App) -> list[BaseRoute]:
     """The app's routes and what they claim; ``AppError`` if onebin refuses them."""
-    routes = list(app.routes(context)) if app.routes is not None else []
+    made = app.routes(context) if app.routes is not None else []
+    if not isinstance(made, Iterable) or isinstance(made, str | bytes):
+        raise AppError(
+            f"app {app.name!r}: routes() must return a list of routes, not {type(made).__name__}"
+        )
+    routes = list(made)
     taken = reserved_claims(claims(routes))
     if taken:
         raise AppError(
@@ -265,7 +277,7 @@ def build_app(context: Context, app: App) -> ASGIApp:
     routes = app_routes(context, app)
     claimed = claims(routes)
     without_slash_redirects(routes)
-    api = build_api(routes, context.settings.cors_origins)
+    api = secured(build_api(routes, context.settings.cors_origins), app.headers)
     settings = context.settings
     health = health_app(Readiness(context.db, settings.data_dir, settings.min_free_disk))
     static = assets_app(app.static, app.headers)
