@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from importlib import metadata, resources
 from importlib.abc import Traversable
 from importlib.machinery import ModuleSpec
@@ -118,25 +118,24 @@ def check_name(name: str) -> None:
         )
 
 
-def importable(name: str, path: Sequence[str] | None = None) -> ModuleSpec | None:
+def importable(name: str) -> ModuleSpec | None:
     """What ``import name`` finds in this environment, leaving the working directory out.
 
     A project named after an installed distribution's module (``anyio``, ``click``)
     replaces it in its own virtualenv, and pip then backtracks to ancient releases of
     whatever needs it. The working directory is not part of the environment: ``python
     -m onebin`` puts it first on ``sys.path`` and ``onebin`` does not, and a directory
-    there (the project's own, being created) would refuse a good name. ``path`` stands
-    in for ``sys.path`` in tests.
+    there (the project's own, being created) would refuse a good name.
     """
     if name in sys.modules:
         return sys.modules[name].__spec__ or ModuleSpec(name, None)
-    entries = list(sys.path if path is None else path)
+    saved = sys.path[:]
     try:
         here = os.path.realpath(os.curdir)
+        kept = [entry for entry in saved if os.path.realpath(entry or os.curdir) != here]
     except OSError:  # the working directory is gone: nothing to leave out
-        here = None
-    saved = sys.path[:]
-    sys.path[:] = [entry for entry in entries if os.path.realpath(entry or os.curdir) != here]
+        kept = saved
+    sys.path[:] = kept
     try:
         return importlib.util.find_spec(name)
     except (ImportError, ValueError):  # a finder that chokes on it: something is there

@@ -48,9 +48,7 @@ def serve(settings: Settings, app: App) -> int:
             limiter=limiter,
             heartbeats=Heartbeats(settings.workers),
         )
-        logger.info(
-            "up to %d connections per process (open-files limit %d)", cap, open_files
-        )
+        logger.info("up to %d connections per process (open-files limit %d)", cap, open_files)
         if settings.workers == 1:
             run_worker(settings, app, shared, stop_signals=(signal.SIGTERM, signal.SIGINT))
             return 0
