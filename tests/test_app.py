@@ -102,3 +102,17 @@ def test_the_current_directory_is_searched_when_nothing_else_has_the_module(tmp_
         assert load_app("localonly:app").name == "local"
     finally:
         sys.modules.pop("localonly", None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"routes": ["not", "a", "function"]}, "routes must be a function of the Context"),
+        ({"static": "somepackage"}, "static must be a Static, not str"),
+        ({"headers": "x"}, "headers must be a SecurityHeaders, not str"),
+        ({"migrations": ["CREATE TABLE x (y)"]}, "migrations must be Migration objects, not str"),
+    ],
+)
+def test_a_mistyped_app_is_refused_in_one_line(fields, message):
+    with pytest.raises(AppError, match=message):
+        App("typo", **fields)

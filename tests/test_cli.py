@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from onebin import __version__
+from onebin.cli import build_parser, program_name
 from onebin.config import SETTINGS
 from tests.support import ONEBIN, ServerProcess
 
@@ -72,14 +73,14 @@ def test_version_of_the_app_named_by_onebin_app(shout):
     assert result.stdout == f"shout 3.1.4 (onebin {__version__})\n"
 
 
-def test_serve_runs_the_app_given_with_app(tmp_path, shout):
-    server = ServerProcess(tmp_path / "data", extra_args=("--app", "shoutapp:app"), env=shout)
+def test_serve_and_token_run_the_app_named_by_onebin_app(tmp_path, shout):
+    server = ServerProcess(tmp_path / "data", env={**shout, "ONEBIN_APP": "shoutapp:app"})
     try:
         server.start()
         assert httpx.get(f"{server.url}/hello").json() == {"hello": "world"}
         assert httpx.get(f"{server.url}/api/items").status_code == 404  # not the items app
         assert "onebin serving shout on http://127.0.0.1:" in server.log()
-        token = server.token()  # the token command on the same app's database
+        token = server.token()  # the same ONEBIN_APP: the token command opens its database
         assert token.startswith("ob_")
     finally:
         server.stop()
@@ -188,3 +189,90 @@ def test_serve_refuses_an_app_claiming_onebins_paths_in_one_line(tmp_path, shout
     assert result.stderr.splitlines()[-1] == (
         "onebin: app 'greedy': its routes claim /readyz, which onebin answers itself"
     )
+
+
+def test_two_apps_never_share_a_data_directory(tmp_path, shout):
+    data_dir = str(tmp_path / "data")
+    assert run("token", "create", "--data-dir", data_dir).returncode == 0  # the items app
+    other = run("token", "list", "--app", "shoutapp:app", "--data-dir", data_dir, env=shout)
+    assert other.returncode == 1
+    assert other.stderr.splitlines() == [
+        f"onebin: cannot open database {data_dir}/onebin.sqlite3: the database holds another "
+        "application's tables (items); give each application its own --data-dir"
+    ]
+
+
+def test_restore_refuses_another_apps_backup_and_swaps_nothing(tmp_path, shout):
+    items_dir, shout_dir = str(tmp_path / "items"), str(tmp_path / "shout")
+    run("token", "create", "--name", "items-token", "--data-dir", items_dir)
+    run("backup", str(tmp_path / "items.sqlite3"), "--data-dir", items_dir)
+    run(
+        "token",
+        "create",
+        "--name",
+        "shout-token",
+        "--app",
+        "shoutapp:app",
+        "--data-dir",
+        shout_dir,
+        env=shout,
+    )
+    restored = run(
+        "restore",
+        str(tmp_path / "items.sqlite3"),
+        "--app",
+        "shoutapp:app",
+        "--data-dir",
+        shout_dir,
+        env=shout,
+    )
+    assert restored.returncode == 1
+    assert "another application's tables (items)" in restored.stderr
+    listed = run("token", "list", "--app", "shoutapp:app", "--data-dir", shout_dir, env=shout)
+    assert "shout-token" in listed.stdout
+    assert sorted(p.name for p in (tmp_path / "shout").iterdir() if "restore" in p.name) == []
+
+
+@pytest.mark.parametrize(
+    ("argv0", "name"),
+    [
+        ("/srv/guestbook", "guestbook"),  # a packed executable, as its launcher execs it
+        ("dist/guestbook.pyz", "guestbook.pyz"),
+        ("/x/.venv/bin/onebin", "onebin"),
+        ("/x/src/guestbook/__main__.py", "guestbook"),  # python -m guestbook
+    ],
+)
+def test_usage_lines_name_the_program_that_runs(argv0, name):
+    assert program_name(argv0) == name
+
+
+def test_a_packed_apps_help_names_it_and_its_default_app(capsys):
+    parser = build_parser("guestbook.app:app", "guestbook")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: guestbook serve")
+    assert "env ONEBIN_APP; default guestbook.app:app" in text
+    assert "onebin.items" not in text
+
+
+def test_token_list_and_revoke_never_create_a_database(tmp_path):
+    for command in (["token", "list"], ["token", "revoke", "me"]):
+        result = run(*command, "--data-dir", "nowhere", cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            "onebin: no database at nowhere/onebin.sqlite3: wrong --data-dir?"
+        )
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_backup_into_a_missing_directory_is_refused(tmp_path):
+    run("token", "create", "--data-dir", str(tmp_path / "data"))
+    result = run(
+        "backup", str(tmp_path / "typo" / "b.sqlite3"), "--data-dir", str(tmp_path / "data")
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"onebin: cannot write {tmp_path}/typo/b.sqlite3: {tmp_path}/typo is not a directory"
+    )
+    assert not (tmp_path / "typo").exists()

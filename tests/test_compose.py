@@ -154,3 +154,10 @@ def test_mounted_routers_never_redirect_to_the_host_header():
     response = client.get("/api/v1/x/", follow_redirects=False)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("made", [None, 42, "/hello"])
+def test_routes_must_return_routes(settings, db, made):
+    app = App("odd", routes=lambda context: made)
+    with pytest.raises(AppError, match="routes\\(\\) must return a list of routes"):
+        build_app(app_context(settings, db), app)

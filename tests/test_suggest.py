@@ -59,3 +59,20 @@ def test_other_errors_and_good_command_lines_are_argparse_s(capsys):
     assert (args.command, args.port) == ("serve", "9000")
     args = command_line().parse_args(["token", "create", "--name", "me", "--replace"])
     assert (args.token_command, args.name, args.replace) == ("create", "me", True)
+
+
+def test_only_the_typed_commands_options_are_candidates(capsys):
+    # --name is token create's: on serve it is no option at all, and not a "did you mean".
+    assert refused(capsys, "serve", "--name", "x") == (
+        "onebin: error: unrecognized arguments: --name x"
+    )
+
+
+def test_abbreviations_are_refused_not_guessed(capsys):
+    line = refused(capsys, "serve", "--max-body", "5")
+    assert line.endswith("unrecognized arguments: --max-body 5 (did you mean --max-body-bytes?)")
+
+
+def test_a_mistyped_command_names_the_one_meant(capsys):
+    assert refused(capsys, "tokn").endswith("(did you mean 'token'?)")
+    assert refused(capsys, "token", "craete").endswith("(did you mean 'create'?)")

@@ -26,13 +26,11 @@ from onebin.config import Settings
 from onebin.errors import AppError
 from onebin.http import BodyLimits
 from onebin.store.database import Database
-from onebin.store.migrations import Migration
+from onebin.store.migrations import LIBRARY_COMPONENT, Migration
 from onebin.store.tokens import TokenRecord
 
 # The items catalogue: what `onebin` serves when no other application is named.
 DEFAULT_APP = "onebin.items:app"
-# Migrations of this component are onebin's own (tokens); an app picks another name.
-ONEBIN_COMPONENT = "onebin"
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
@@ -98,12 +96,28 @@ class App:
             )
         if not self.version or not isinstance(self.version, str):
             raise AppError(f"app {self.name!r}: version must be a non-empty string")
+        if self.routes is not None and not callable(self.routes):
+            self._refuse("routes", "a function of the Context returning routes", self.routes)
+        if self.static is not None and not isinstance(self.static, Static):
+            self._refuse("static", "a Static", self.static)
+        if not isinstance(self.headers, SecurityHeaders):
+            self._refuse("headers", "a SecurityHeaders", self.headers)
         for migration in self.migrations:
-            if migration.component == ONEBIN_COMPONENT:
+            if not isinstance(migration, Migration):
                 raise AppError(
-                    f"app {self.name!r}: migration component {ONEBIN_COMPONENT!r} is onebin's; "
+                    f"app {self.name!r}: migrations must be Migration objects, "
+                    f"not {type(migration).__name__}"
+                )
+            if migration.component == LIBRARY_COMPONENT:
+                raise AppError(
+                    f"app {self.name!r}: migration component {LIBRARY_COMPONENT!r} is onebin's; "
                     "name your own (e.g. the app's name)"
                 )
+
+    def _refuse(self, field_name: str, kind: str, value: object) -> None:
+        raise AppError(
+            f"app {self.name!r}: {field_name} must be {kind}, not {type(value).__name__}"
+        )
 
 
 def load_app(reference: str) -> App:

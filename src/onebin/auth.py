@@ -52,8 +52,8 @@ class Authenticator:
             )
         self.limiter.record_failure(key, now)
         raise _unauthorized(
-            "this token is unknown or revoked: create one on the server with "
-            "'onebin token create --name NAME'"
+            "this token is unknown or revoked: create one with the 'token create' "
+            "command on the server"
         )
 
 

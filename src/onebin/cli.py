@@ -12,13 +12,14 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from onebin import __version__
 from onebin.app import DEFAULT_APP, App, load_app
 from onebin.build import TARGETS
-from onebin.compose import open_database
+from onebin.compose import app_migrations, open_database
 from onebin.config import (
     SETTINGS,
     Option,
@@ -27,11 +28,12 @@ from onebin.config import (
     build_settings,
     unknown_variables,
 )
-from onebin.errors import AppError, BuildError, ConfigError, OnebinError
+from onebin.errors import AppError, BuildError, ConfigError, OnebinError, StoreError
 from onebin.store.backup import backup
 from onebin.store.database import Engine
 from onebin.store.integrity import run_check
 from onebin.store.lock import DataDirLock
+from onebin.store.migrations import check_file
 from onebin.store.restore import restore
 from onebin.store.tokens import TokenStore, carry_revocations
 from onebin.suggest import SuggestingParser
@@ -95,7 +97,17 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace, app: App) -> 
     return 0
 
 
+def existing_database(settings: Settings) -> None:
+    """Refuse to create a database just to list or revoke tokens that cannot be in it."""
+    if not settings.database_path.is_file():
+        raise StoreError(
+            f"no database at {settings.database_path}: wrong --data-dir? "
+            "(a token made elsewhere lives in that data directory)"
+        )
+
+
 def cmd_token_list(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    existing_database(settings)
     with database(settings, app) as db:
         records = TokenStore(db).list()
     print(f"{'NAME':<24} {'CREATED':<26} STATUS")
@@ -106,6 +118,7 @@ def cmd_token_list(settings: Settings, args: argparse.Namespace, app: App) -> in
 
 
 def cmd_token_revoke(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    existing_database(settings)
     with database(settings, app) as db:
         record = TokenStore(db).revoke(args.name)
     print(f"token {record.name!r} revoked at {record.revoked_at}", file=sys.stderr)
@@ -184,10 +197,11 @@ def cmd_restore(settings: Settings, args: argparse.Namespace, app: App) -> int:
     database = settings.database_path
     carried: list[int | None] = []
 
-    def keep_revocations(incoming: Path) -> None:
+    def checked(incoming: Path) -> None:
+        check_file(incoming, app_migrations(app))  # another app's, or a newer program's
         carried.append(carry_revocations(database, incoming) if database.exists() else 0)
 
-    kept = restore(Path(args.path), database, settings.data_dir, before_swap=keep_revocations)
+    kept = restore(Path(args.path), database, settings.data_dir, before_swap=checked)
     print(f"restored {args.path} into {database}", file=sys.stderr)
     if kept is not None:
         print(f"the previous database is kept as {kept}", file=sys.stderr)
@@ -252,9 +266,21 @@ class ShowVersion(argparse.Action):
         parser.exit(0)
 
 
-def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
+def program_name(argv0: str) -> str:
+    """What to call this program in usage lines: the executable's own name.
+
+    A packed app is ``guestbook``, not ``onebin``; ``python -m pkg`` names the package.
+    """
+    path = Path(argv0)
+    return path.parent.name if path.name == "__main__.py" else path.name or "onebin"
+
+
+def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argparse.ArgumentParser:
+    # --app's default, as --help shows it, is this program's own app.
+    arguments = partial(add_arguments, shown_defaults={"app": default_app})
+
     parser = SuggestingParser(
-        prog="onebin",
+        prog=prog,
         description="A whole web service in one file: API, embedded database, frontend, HTTPS.",
     )
     parser.add_argument("--version", action=ShowVersion, default_app=default_app)
@@ -265,7 +291,7 @@ def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
         help="run the server",
         description="Run the server. Every setting is a flag or an ONEBIN_* variable; a flag wins.",
     )
-    add_arguments(serve)
+    arguments(serve)
     serve.set_defaults(handler=cmd_serve, options=SETTINGS)
 
     token = commands.add_parser("token", help="manage write tokens")
@@ -277,14 +303,14 @@ def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
         action="store_true",
         help="revoke the active token of this name first (so a script can rerun)",
     )
-    add_arguments(create, DATA_DIR_ONLY)
+    arguments(create, DATA_DIR_ONLY)
     create.set_defaults(handler=cmd_token_create, options=DATA_DIR_ONLY)
     listing = token_commands.add_parser("list", help="list tokens (never their secrets)")
-    add_arguments(listing, DATA_DIR_ONLY)
+    arguments(listing, DATA_DIR_ONLY)
     listing.set_defaults(handler=cmd_token_list, options=DATA_DIR_ONLY)
     revoke = token_commands.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name", help="the token's name, as shown by 'token list'")
-    add_arguments(revoke, DATA_DIR_ONLY)
+    arguments(revoke, DATA_DIR_ONLY)
     revoke.set_defaults(handler=cmd_token_revoke, options=DATA_DIR_ONLY)
 
     new = commands.add_parser(
@@ -309,13 +335,13 @@ def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
     )
     backup_parser.add_argument("path", help="where to write the copy")
     backup_parser.add_argument("--force", action="store_true", help="replace an existing file")
-    add_arguments(backup_parser, DATA_DIR_ONLY)
+    arguments(backup_parser, DATA_DIR_ONLY)
     backup_parser.set_defaults(handler=cmd_backup, options=DATA_DIR_ONLY)
     restore_parser = commands.add_parser(
         "restore", help="replace the database with a backup (the server must be stopped)"
     )
     restore_parser.add_argument("path", help="a file made by 'onebin backup'")
-    add_arguments(restore_parser, DATA_DIR_ONLY)
+    arguments(restore_parser, DATA_DIR_ONLY)
     restore_parser.set_defaults(handler=cmd_restore, options=DATA_DIR_ONLY)
     check = commands.add_parser(
         "check",
@@ -323,7 +349,7 @@ def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
         description="Read every page of the database and report damage; exit 1 if any. "
         "Safe while the server runs.",
     )
-    add_arguments(check, DATA_DIR_ONLY)
+    arguments(check, DATA_DIR_ONLY)
     check.set_defaults(handler=cmd_check, options=DATA_DIR_ONLY)
 
     tls = commands.add_parser("tls", help="inspect HTTPS certificates")
@@ -335,7 +361,7 @@ def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
         "'serve' would use (flags or ONEBIN_* variables). Never contacts the CA.",
     )
     # The same settings as 'serve', so the same flags or ONEBIN_* environment work.
-    add_arguments(status, SETTINGS)
+    arguments(status, SETTINGS)
     status.set_defaults(handler=cmd_tls_status, options=SETTINGS)
 
     build = commands.add_parser(
@@ -353,7 +379,7 @@ def build_parser(default_app: str = DEFAULT_APP) -> argparse.ArgumentParser:
         choices=TARGETS,
         help="build only this artifact (repeatable) [default both]",
     )
-    add_arguments(build, APP_ONLY)
+    arguments(build, APP_ONLY)
     build.set_defaults(handler=cmd_build, options=APP_ONLY)
     return parser
 
@@ -365,7 +391,7 @@ def main(argv: Sequence[str] | None = None, app: str | None = None) -> int:
     nor ``ONEBIN_APP`` names one: the entry point of a packed app passes its own.
     """
     default_app = app or DEFAULT_APP
-    parser = build_parser(default_app)
+    parser = build_parser(default_app, program_name(sys.argv[0]))
     args = parser.parse_args(argv)
     try:
         settings = build_settings(args, options=args.options)

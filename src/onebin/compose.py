@@ -26,6 +26,7 @@ from onebin.assets import assets_app
 from onebin.auth import Authenticator
 from onebin.config import Settings
 from onebin.errors import AppError, StoreFault
+from onebin.headers import secured
 from onebin.health import Readiness
 from onebin.http import JsonResponse, error_response, fault_response
 from onebin.limiter import FailureLimiter
@@ -49,6 +50,11 @@ RESERVED_PATHS = ("/healthz", "/readyz")
 RESERVED_PREFIXES = ("/.well-known/acme-challenge/", "/_onebin/")
 
 
+def app_migrations(app: App) -> list[Migration]:
+    """onebin's own migrations (tokens), then the app's: what its database is made of."""
+    return [*TOKEN_MIGRATIONS, *app.migrations]
+
+
 def open_database(settings: Settings, app: App, *, alone: bool = False) -> Engine:
     """The run's database with onebin's and the app's migrations applied: PostgreSQL
     when ``--database-url`` names one, else the SQLite file in the data directory.
@@ -57,7 +63,7 @@ def open_database(settings: Settings, app: App, *, alone: bool = False) -> Engin
     it) is when an interrupted SQLite restore is finished and a file that was not
     closed cleanly is checked before anything uses it.
     """
-    migrations = [*TOKEN_MIGRATIONS, *app.migrations]
+    migrations = app_migrations(app)
     db: Engine
     if settings.database_url is not None:
         # Imported here: psycopg is only loaded by a process that uses PostgreSQL.
@@ -273,7 +279,12 @@ def make_context(settings: Settings, db: Engine, limiter: FailureLimiter) -> Con
 
 def app_routes(context: Context, app: App) -> list[BaseRoute]:
     """The app's routes and what they claim; ``AppError`` if onebin refuses them."""
-    routes = list(app.routes(context)) if app.routes is not None else []
+    made = app.routes(context) if app.routes is not None else []
+    if not isinstance(made, Iterable) or isinstance(made, str | bytes):
+        raise AppError(
+            f"app {app.name!r}: routes() must return a list of routes, not {type(made).__name__}"
+        )
+    routes = list(made)
     taken = reserved_claims(claims(routes))
     if taken:
         raise AppError(
@@ -287,7 +298,7 @@ def build_app(context: Context, app: App) -> ASGIApp:
     routes = app_routes(context, app)
     claimed = claims(routes)
     without_slash_redirects(routes)
-    api = build_api(routes, context.settings.cors_origins)
+    api = secured(build_api(routes, context.settings.cors_origins), app.headers)
     settings = context.settings
     health = health_app(Readiness(context.db, settings.data_dir, settings.min_free_disk))
     static = assets_app(app.static, app.headers)

@@ -256,12 +256,22 @@ SETTINGS: tuple[Option, ...] = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser, options: Sequence[Option] = SETTINGS) -> None:
-    """Add a flag per setting; help shows the environment variable and the default."""
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    options: Sequence[Option] = SETTINGS,
+    shown_defaults: Mapping[str, str] | None = None,
+) -> None:
+    """Add a flag per setting; help shows the environment variable and the default.
+
+    ``shown_defaults`` overrides the default shown for a setting, by name: a packed
+    app's ``--app`` defaults to that app, not to the items catalogue.
+    """
     for option in options:
         default = option.default
-        shown = option.shown_default or (
-            "off" if option.is_flag else ("none" if default in (None, ()) else default)
+        shown = (
+            (shown_defaults or {}).get(option.name)
+            or option.shown_default
+            or ("off" if option.is_flag else ("none" if default in (None, ()) else default))
         )
         help_text = f"{option.help} [env {option.env}; default {shown}]"
         if option.is_flag:

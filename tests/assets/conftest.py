@@ -34,7 +34,21 @@ SITE = {
     "download.tar.gz": b"\x1f\x8b not an orphan variant",
     ".hidden": b"secret",
     "__init__.py": b"",
+    # Python code beside the site, never part of it, whatever the packaging.
+    "helper.py": b"SECRET = 'source'\n",
+    "helper.py.gz": gzip.compress(b"SECRET = 'source'\n", mtime=0),
+    "__pycache__/helper.cpython-311.pyc": b"\xa7\r\r\n byte code",
+    "lib/tool.PY": b"import os\n",
+    "lib/native.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
 }
+# What of SITE the index must never serve.
+PYTHON_FILES = (
+    "/helper.py",
+    "/helper.py.gz",
+    "/__pycache__/helper.cpython-311.pyc",
+    "/lib/tool.PY",
+    "/lib/native.cpython-311-x86_64-linux-gnu.so",
+)
 
 _names = itertools.count()
 

@@ -11,6 +11,7 @@ from onebin.assets import SecurityHeaders, Static
 from onebin.assets.caching import IMMUTABLE
 from onebin.assets.handler import AssetsApp, assets_app
 from onebin.compose import build_app
+from onebin.errors import AppError
 from onebin.items import app as items_app
 from tests.assets.conftest import JS, JS_BR, SHELL_HTML, call_asgi, write_package
 from tests.conftest import app_context
@@ -150,6 +151,8 @@ def test_handler_answers_404_for_missing_files(app, path):
         ("/items\\..\\index.html", b"/items%5c..%5cindex.html"),
         ("/.hidden", b"/.hidden"),
         ("/../../etc/passwd", b"/../../etc/passwd"),
+        ("/helper.py", b"/helper.py"),
+        ("/__pycache__/helper.cpython-311.pyc", b"/__pycache__/helper.cpython-311.pyc"),
     ],
 )
 def test_handler_never_serves_outside_the_index(app, path, raw_path):
@@ -175,10 +178,9 @@ def test_assets_app_serves_a_package(site_package):
     assert call_asgi(app, JS_PATH, headers=[("Accept-Encoding", "br")]).body == JS_BR
 
 
-def test_assets_app_is_none_with_a_warning_when_the_package_is_missing(caplog):
-    with caplog.at_level(logging.WARNING, logger="onebin.assets"):
-        assert assets_app(Static("onebin_no_such_package"), SecurityHeaders()) is None
-    assert "no files in package" in caplog.text
+def test_assets_app_refuses_a_package_that_is_not_there():
+    with pytest.raises(AppError, match="static package 'onebin_no_such_package' is not importable"):
+        assets_app(Static("onebin_no_such_package"), SecurityHeaders())
 
 
 def test_assets_app_is_none_with_a_warning_when_nothing_was_built(tmp_path, monkeypatch, caplog):

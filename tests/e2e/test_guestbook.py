@@ -28,7 +28,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from onebin import __version__
 from tests.support import free_port, wait_until
-from tests.test_new import readme_blocks
+from tests.test_new import generated_tests, readme_blocks
 
 pytestmark = pytest.mark.dist
 
@@ -205,7 +205,8 @@ def deployed(
 def test_readme_walkthrough_tests_builds_and_serves_the_guestbook(walkthrough: Walkthrough):
     output = walkthrough.server.output()
     project = walkthrough.project
-    assert re.search(r"\b6 passed\b", output), "the project's own tests did not all run"
+    passed = rf"\b{generated_tests(project)} passed\b"
+    assert re.search(passed, output), "the project's own tests did not all run"
     assert (project / "dist" / "guestbook").is_file()
     assert (project / "dist" / "guestbook.pyz").is_file()
     # The project gets onebin from the wheel `make wheel` wrote, not from this clone.
@@ -258,6 +259,33 @@ def test_packed_guestbook_reads_publicly_and_writes_with_a_token(deployed: Runni
     )
     assert malformed.status_code == 400
     assert httpx.get(f"{deployed.url}/api/nothing", timeout=10).json()["error"]["code"]
+    huge = httpx.get(f"{deployed.url}/api/entries", params={"limit": "9" * 5000}, timeout=10)
+    assert huge.status_code == 400
+    assert huge.json()["error"]["code"] == "invalid_query"
+    control = deployed.post({"name": "a\u0000b", "message": "b\u0007\u001b[31m"}, deployed.token)
+    assert control.status_code == 422, control.text
+
+
+def test_packed_executables_say_new_needs_onebin_from_pip(walkthrough: Walkthrough, tmp_path):
+    """`onebin build` leaves the template out: one line, not a path inside the unpacked
+    files, from the executable and from the zipapp alike."""
+    dist = walkthrough.project / "dist"
+    clean = ["/usr/bin/env", "-i", f"HOME={tmp_path}", "PATH=/usr/bin:/bin"]
+    for packed in ([str(dist / "guestbook")], [SYSTEM_PYTHON, str(dist / "guestbook.pyz")]):
+        result = subprocess.run(
+            [*clean, *packed, "new", "shop", "--dir", str(tmp_path / "shop")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 1, (packed, result.stderr)
+        assert result.stderr.splitlines() == [
+            "onebin: onebin new needs onebin installed with pip (from a wheel or a checkout), "
+            "not a packed executable, which carries no project template"
+        ], packed
+        assert not (tmp_path / "shop").exists()
 
 
 def test_packed_zipapp_runs_under_the_system_python(walkthrough: Walkthrough, tmp_path: Path):

@@ -417,3 +417,32 @@ def test_token_endpoint_names_the_tokens_owner_and_refuses_others(client, token,
     revoked = client.get("/api/token", headers={"Authorization": f"Bearer {token}"})
     assert_error(revoked, 401, "unauthorized")
     assert "/api/token" in client.get("/api/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a\x00b"}, "name"),
+        ({"name": "trailing\n"}, "name"),  # what Python's $ would let through
+        ({"name": "\x1b[31mred"}, "name"),
+        ({"name": "gpj\u202eexe"}, "name"),
+        ({"name": "ok", "description": "bell\x07"}, "description"),
+        ({"name": "ok", "tags": ["fine", "tab\there"]}, "tags"),
+    ],
+)
+def test_control_and_bidi_characters_are_refused(client, token, body, field):
+    auth = {"Authorization": f"Bearer {token}"}
+    created = client.post("/api/items", json=body, headers=auth)
+    assert_error(created, 422, "validation_error")
+    assert field in created.json()["error"]["message"]
+    item = client.post("/api/items", json={"name": "plain"}, headers=auth).json()
+    patched = client.patch(f"/api/items/{item['id']}", json=body, headers=auth)
+    assert_error(patched, 422, "validation_error")
+
+
+def test_a_description_keeps_its_line_breaks_and_tabs(client, token):
+    auth = {"Authorization": f"Bearer {token}"}
+    text = "first line\r\nsecond\tline\n"
+    created = client.post("/api/items", json={"name": "n", "description": text}, headers=auth)
+    assert created.status_code == 201
+    assert created.json()["description"] == text

@@ -236,3 +236,30 @@ def test_a_directory_where_the_database_should_be_is_named_as_such(tmp_path):
     (tmp_path / "db.sqlite3").mkdir()
     with pytest.raises(OnebinError, match="is a directory, not a database file"):
         SQLiteDatabase(tmp_path / "db.sqlite3", [ONE]).open()
+
+
+def test_a_failing_migration_is_named_and_leaves_nothing(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    broken = Migration("demo", 2, "the typo", "CREATE TABLEE nope (x)")
+    with pytest.raises(StoreError, match=r"migration demo/2 \(the typo\) failed: .*syntax error"):
+        SQLiteDatabase(path, [ONE, broken]).open()
+    with SQLiteDatabase(path, [ONE]) as db:  # nothing of the failed start was kept
+        assert (
+            db.read_sync(
+                lambda c: c.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+            )
+            == 1
+        )
+
+
+@pytest.mark.parametrize("statement", ["COMMIT", "begin immediate", "ROLLBACK", "END"])
+def test_a_migration_may_not_end_its_own_transaction(tmp_path, statement):
+    path = tmp_path / "db.sqlite3"
+    sneaky = Migration("demo", 2, "sneaky", f"CREATE TABLE a (x); {statement}; CREATE TABLE b (y)")
+    with pytest.raises(
+        StoreError, match=rf"migration demo/2 \(sneaky\) contains {statement.split()[0].upper()}"
+    ):
+        SQLiteDatabase(path, [ONE, sneaky]).open()
+    with SQLiteDatabase(path, [ONE, TWO]) as db:
+        tables = db.read_sync(lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master")])
+    assert "a" not in tables

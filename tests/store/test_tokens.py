@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from onebin.errors import NotFound, StoreError
+from onebin.items import app as items_app
 from onebin.store import tokens
 from onebin.store.backup import backup
 from onebin.store.sqlite import SQLiteDatabase
@@ -171,7 +172,7 @@ def test_carry_revocations_matches_tokens_by_hash_when_names_repeat(db, settings
 
     assert carry_revocations(settings.database_path, kept) == 1
 
-    restored = SQLiteDatabase(kept, MIGRATIONS)
+    restored = SQLiteDatabase(kept, [*MIGRATIONS, *items_app.migrations])  # the db fixture's
     restored.open()
     try:
         store = TokenStore(restored)
@@ -183,3 +184,13 @@ def test_carry_revocations_matches_tokens_by_hash_when_names_repeat(db, settings
         assert verifies(store, store.create("me")[0])
     finally:
         restored.close()
+
+
+@pytest.mark.parametrize("name", ["", " me", "a\nb", "\x1b[31mred", "x" * 65])
+def test_a_token_name_is_printable_and_short(db, name):
+    with pytest.raises(StoreError, match="a token name is 1-64 printable characters"):
+        TokenStore(db).create(name)
+
+
+def test_a_token_name_may_be_any_printable_text(db):
+    assert TokenStore(db).create("Zoë's laptop")[1].name == "Zoë's laptop"

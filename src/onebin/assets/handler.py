@@ -7,6 +7,7 @@ scan, a cached negotiation and two ``send`` calls.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from onebin.assets.index import Asset, Headers, Immutable, Variant, package_inde
 from onebin.assets.negotiation import IDENTITY, choose_encoding
 from onebin.assets.paths import asset_path, is_navigation
 from onebin.assets.shell import SecurityHeaders
+from onebin.errors import AppError
 from onebin.etags import none_match
 from onebin.types import Receive, Scope, Send
 
@@ -134,9 +136,22 @@ async def _respond(send: Send, status: int, headers: Headers, body: bytes) -> No
 
 
 def assets_app(static: Static | None, headers: SecurityHeaders) -> AssetsApp | None:
-    """The handler for an application's static files, or None (with a warning) if unbuilt."""
+    """The handler for an application's static files; None (with a warning) if empty.
+
+    A package that is not there at all is an ``AppError``: a typo in its name, or a
+    frontend not built yet, would otherwise serve an empty site without a word.
+    """
     if static is None:
         return None
+    try:
+        found = importlib.util.find_spec(static.package)
+    except ModuleNotFoundError:
+        found = None
+    if found is None:
+        raise AppError(
+            f"static package {static.package!r} is not importable: a typo in its name, "
+            "or its files are not built yet"
+        )
     assets = package_index(static.package, immutable=static.immutable, headers=headers)
     if not assets:
         logger.warning("no files in package %s; serving the routes only", static.package)

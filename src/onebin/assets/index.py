@@ -5,15 +5,25 @@ reads the same whether the package is a directory, a zip or inside a frozen bina
 All bytes are held in memory and every response header list is prepared here, so
 serving a request is a dict lookup and two ``send`` calls. Compressed variants are
 the build's ``.br``/``.gz`` siblings; a file without them is served as it is.
+
+What is read is decided by the names and links alone, never by how the package is
+packed, so ``onebin serve``, the zipapp and the executable serve the same files:
+the package's Python code (which PyInstaller keeps in its archive rather than on
+disk) and hidden files are never part of the site, and symbolic links are never
+followed (one inside a package could publish ``/etc``).
 """
 
 from __future__ import annotations
 
+import logging
 import mimetypes
+import stat
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
+from pathlib import Path
 
 from onebin.assets.caching import cache_control, strong_etag
 from onebin.assets.negotiation import IDENTITY
@@ -21,9 +31,16 @@ from onebin.assets.shell import SecurityHeaders
 
 Headers = list[tuple[bytes, bytes]]
 
+logger = logging.getLogger("onebin.assets")
+
 SUFFIXES = {"br": ".br", "gzip": ".gz"}
-# Files that make the directory a package for importlib.resources, not the site.
-PACKAGE_FILES = {"__init__.py", "__pycache__"}
+# Python's own files: source, stubs, byte code and extension modules. They make the
+# directory a package (``__init__.py``) or are code beside the site, never the site;
+# spelled out rather than read from ``importlib.machinery`` so the answer is the
+# same on every platform.
+PYTHON_SUFFIXES = (".py", ".pyw", ".pyi", ".pyc", ".pyo", ".pyd", ".so")
+# The byte-code cache directory, whatever it holds.
+PYTHON_DIRECTORIES = frozenset({"__pycache__"})
 # The platform's mime.types differs between machines; these answers must not.
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -102,16 +119,69 @@ def _encode(headers: list[tuple[str, str]]) -> Headers:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-def walk(root: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
-    """(URL path, file) for every file below ``root``, in a stable order."""
+def published_directory(name: str) -> bool:
+    """Whether a directory of the package may hold site files: not hidden, not a cache.
+
+    Hidden directories (``.git``, ``.svelte-kit``) hold a project's workings, not
+    its site.
+    """
+    return not name.startswith(".") and name not in PYTHON_DIRECTORIES
+
+
+def published_file(name: str) -> bool:
+    """Whether a file of the package is part of the site by its name.
+
+    Hidden files (``.env``, ``.DS_Store``) and Python files are not, nor are the
+    ``.br``/``.gz`` variants of either: ``helper.py.gz`` is the source still.
+    """
+    if name.startswith("."):
+        return False
+    lowered = name.lower()
+    for suffix in SUFFIXES.values():
+        if lowered.endswith(suffix):
+            lowered = lowered.removesuffix(suffix)
+            break
+    return not lowered.endswith(PYTHON_SUFFIXES)
+
+
+def is_symlink(entry: Traversable) -> bool:
+    """Whether a package entry is a symbolic link, for the two Traversables a package gives.
+
+    A package directory gives ``pathlib.Path`` (PyInstaller's reader too), a zip
+    gives ``zipfile.Path``, whose links are entries with the link mode in their
+    Unix attributes (``zip --symlinks``). Others (a namespace package's
+    ``MultiplexedPath``) are made of those two below their root.
+    """
+    if isinstance(entry, Path):
+        return entry.is_symlink()
+    if isinstance(entry, zipfile.Path):
+        try:
+            info = entry.root.getinfo(entry.at)
+        except KeyError:  # a directory the archive only implies
+            return False
+        return stat.S_ISLNK(info.external_attr >> 16)
+    return False
+
+
+def walk(
+    root: Traversable, prefix: str = "", links: list[str] | None = None
+) -> Iterator[tuple[str, Traversable]]:
+    """(URL path, file) for every published file below ``root``, in a stable order.
+
+    Symbolic links, to files or directories, are left out and their paths appended
+    to ``links``: following them would serve whatever they point at.
+    """
     for entry in sorted(root.iterdir(), key=lambda entry: entry.name):
-        # Hidden files (.DS_Store, .gitignore) are never part of a published site.
-        if entry.name in PACKAGE_FILES or entry.name.startswith("."):
-            continue
         path = f"{prefix}/{entry.name}"
-        if entry.is_dir():
-            yield from walk(entry, path)
-        elif entry.is_file():
+        if entry.name.startswith("."):
+            continue
+        if is_symlink(entry):
+            if links is not None:
+                links.append(path)
+        elif entry.is_dir():
+            if published_directory(entry.name):
+                yield from walk(entry, path, links)
+        elif entry.is_file() and published_file(entry.name):
             yield path, entry
 
 
@@ -125,7 +195,15 @@ def build_index(
 
     ``immutable`` says which paths are content-hashed; ``headers`` are added to HTML.
     """
-    files = {path: entry.read_bytes() for path, entry in walk(root)}
+    links: list[str] = []
+    files = {path: entry.read_bytes() for path, entry in walk(root, links=links)}
+    if links:
+        logger.warning(
+            "not serving %d symbolic link(s) in %s, links are never followed: %s",
+            len(links),
+            root,
+            ", ".join(links),
+        )
     compressed = {path + suffix for path in files for suffix in SUFFIXES.values()}
     index = {}
     for path, body in files.items():

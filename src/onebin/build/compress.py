@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import brotli
 
-from onebin.assets.index import PACKAGE_FILES, SUFFIXES
+from onebin.assets.index import SUFFIXES, published_directory, published_file
 
 BROTLI = SUFFIXES["br"]
 GZIP = SUFFIXES["gzip"]
@@ -34,14 +34,14 @@ def to_compress(paths: Collection[str]) -> list[str]:
     """Which of a static package's files (``/``-separated, relative) get variants, sorted.
 
     Left alone: files that have a variant already, the variants themselves,
-    formats compressed already, and the package and hidden files the server never
-    serves.
+    formats compressed already, and the files the server never serves (Python
+    code, hidden files), whose variants would only be dead weight in the artifacts.
     """
     present = set(paths)
     chosen = []
     for path in sorted(present):
-        parts = PurePosixPath(path).parts
-        if any(part in PACKAGE_FILES or part.startswith(".") for part in parts):
+        *directories, name = PurePosixPath(path).parts
+        if not (all(map(published_directory, directories)) and published_file(name)):
             continue
         if PurePosixPath(path).suffix.lower() in COMPRESSED_FORMATS:
             continue

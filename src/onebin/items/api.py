@@ -28,7 +28,14 @@ from onebin import (
     strong_tags,
 )
 from onebin.items.listing import MAX_ITEM_ID, ListQueryError, parse_list_query
-from onebin.items.models import Item, ItemCreate, ItemPatch, NotFound, VersionConflict
+from onebin.items.models import (
+    Item,
+    ItemCreate,
+    ItemPatch,
+    NotFound,
+    VersionConflict,
+    unprintable_field,
+)
 from onebin.items.openapi import openapi_document
 from onebin.items.repository import ItemStore
 
@@ -63,6 +70,17 @@ def expected_versions(header: str | None, item_id: int) -> set[int] | None:
 
 def _canonical(digits: str) -> bool:
     return digits.isascii() and digits.isdigit() and len(digits) <= 19 and digits[0] != "0"
+
+
+def require_printable(fields: ItemCreate | ItemPatch) -> None:
+    """A 422 for text with control or bidi-override characters (see ``unprintable_field``)."""
+    field = unprintable_field(fields)
+    if field is not None:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{field} must not contain control characters or bidirectional overrides",
+        )
 
 
 def parse_item_id(request: Request) -> int:
@@ -132,6 +150,7 @@ class ItemsApi:
     async def create_item(self, request: Request) -> Response:
         await self.require_token(request)
         new = await read_json(request, ItemCreate, self.body_limits)
+        require_printable(new)
         item = await self.items.create(new)
         return item_response(item, 201, {"location": f"/api/items/{item.id}"})
 
@@ -139,6 +158,7 @@ class ItemsApi:
         await self.require_token(request)
         item_id = parse_item_id(request)
         patch = await read_json(request, ItemPatch, self.body_limits)
+        require_printable(patch)
         if not any(
             getattr(patch, field) is not msgspec.UNSET for field in ItemPatch.__struct_fields__
         ):

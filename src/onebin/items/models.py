@@ -7,16 +7,51 @@ the same object.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="1 to 200 characters")]
-Description = Annotated[str, msgspec.Meta(max_length=10_000, description="up to 10,000 characters")]
-Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+# Control characters rewrite a terminal or hide text; bidi overrides and isolates
+# make "gpj.exe" read as "exe.jpg". A description may keep its tabs and line breaks.
+# The patterns document the rule in the OpenAPI schema and msgspec applies them
+# (JSON Schema's regex dialect); ``unprintable_field`` also refuses the one case
+# Python's ``$`` lets through, a single trailing line break.
+_BIDI = "\\u202a-\\u202e\\u2066-\\u2069"
+_NOT_IN_LINE = f"\\x00-\\x1f\\x7f{_BIDI}"
+_NOT_IN_TEXT = f"\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f{_BIDI}"
+LINE = f"^[^{_NOT_IN_LINE}]*$"
+TEXT = f"^[^{_NOT_IN_TEXT}]*$"
+_IN_LINE = re.compile(f"[{_NOT_IN_LINE}]")
+_IN_TEXT = re.compile(f"[{_NOT_IN_TEXT}]")
+
+Name = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=200, pattern=LINE, description="1 to 200 characters"),
+]
+Description = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=10_000,
+        pattern=TEXT,
+        description="up to 10,000 characters; tabs and line breaks allowed",
+    ),
+]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=LINE)]
 Tags = Annotated[
     list[Tag], msgspec.Meta(max_length=20, description="up to 20 tags of 1-50 characters")
 ]
+
+
+def unprintable_field(fields: ItemCreate | ItemPatch) -> str | None:
+    """The first field given holding a character no catalogue text should, or None."""
+    texts = [("name", fields.name, _IN_LINE), ("description", fields.description, _IN_TEXT)]
+    tags = [] if fields.tags is msgspec.UNSET else fields.tags
+    texts += [("tags", tag, _IN_LINE) for tag in tags]
+    for field, value, forbidden in texts:
+        if isinstance(value, str) and forbidden.search(value):
+            return field
+    return None
 
 
 class Item(msgspec.Struct, kw_only=True):

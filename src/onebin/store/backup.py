@@ -30,9 +30,10 @@ def backup(database: Path, destination: Path, *, overwrite: bool = False) -> int
         raise StoreError(f"no database at {database}")
     if destination.exists() and not overwrite:
         raise StoreError(f"{destination} exists; pass --force to replace it")
+    if not destination.parent.is_dir():  # a typo in the path is not a place to create
+        raise StoreError(f"cannot write {destination}: {destination.parent} is not a directory")
     partial = destination.with_name(destination.name + ".partial")
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
         private_file(partial)
         _copy_snapshot(database, partial)

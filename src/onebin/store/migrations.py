@@ -13,8 +13,12 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from onebin.errors import StoreError
+from onebin.errors import ForeignDatabase, StoreError
+
+# The component of onebin's own tables (tokens); an application names its own.
+LIBRARY_COMPONENT = "onebin"
 
 LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -65,9 +69,20 @@ def check_order(migrations: Sequence[Migration]) -> None:
 def pending(
     migrations: Sequence[Migration], applied: Sequence[tuple[str, int, str]]
 ) -> list[Migration]:
-    """What is left to apply; refuses a database that a newer program has migrated further."""
+    """What is left to apply; refuses another app's database, or one a newer program migrated.
+
+    A database records the components whose migrations made it: one that holds a
+    component these migrations do not have is another application's (two apps in
+    one data directory would each add their tables and share one set of tokens).
+    """
     known = {(m.component, m.version) for m in migrations}
     components = {m.component for m in migrations}
+    foreign = sorted({c for c, _, _ in applied} - components - {LIBRARY_COMPONENT})
+    if foreign:
+        raise ForeignDatabase(
+            f"the database holds another application's tables ({', '.join(foreign)}); "
+            "give each application its own --data-dir"
+        )
     for component, version, name in applied:
         if component in components and (component, version) not in known:
             raise StoreError(
@@ -92,7 +107,11 @@ def apply_migrations(
         stamp = datetime.now(UTC).isoformat()
         for migration in todo:
             for statement in statements(migration.sql):
-                conn.execute(statement)
+                _refuse_transaction_control(migration, statement)
+                try:
+                    conn.execute(statement)
+                except sqlite3.Error as error:
+                    raise StoreError(f"{named(migration)} failed: {error}") from error
             conn.execute(
                 "INSERT INTO schema_migrations (component, version, name, applied_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -104,6 +123,39 @@ def apply_migrations(
         raise
     conn.execute("COMMIT")
     return todo
+
+
+# A migration runs inside the transaction that records it; one of these statements
+# would end that transaction early and leave the migration recorded but half-applied.
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+def named(migration: Migration) -> str:
+    """How errors name a migration: ``migration items/2 (full-text index)``."""
+    return f"migration {migration.component}/{migration.version} ({migration.name})"
+
+
+def _refuse_transaction_control(migration: Migration, statement: str) -> None:
+    words = statement.split(maxsplit=1)
+    if words and words[0].upper() in _TRANSACTION_CONTROL:
+        raise StoreError(
+            f"{named(migration)} contains {words[0].upper()}: onebin runs every migration "
+            "in its own transaction, so a migration must not begin or end one"
+        )
+
+
+def check_file(path: Path, migrations: Sequence[Migration]) -> None:
+    """Refuse a database file that these migrations must not open (see ``pending``).
+
+    For a file about to replace the live one (a restore): another application's
+    backup, or one written by a newer program, is refused before it is swapped in.
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        applied = applied_versions(conn)
+    finally:
+        conn.close()
+    pending(migrations, applied)
 
 
 def applied_versions(conn: sqlite3.Connection) -> list[tuple[str, int, str]]:

@@ -17,7 +17,8 @@ from typing import Any
 
 import psycopg
 
-from onebin.store.migrations import LEDGER, Migration, check_order, pending
+from onebin.errors import StoreError
+from onebin.store.migrations import LEDGER, Migration, check_order, named, pending
 
 # The key of the advisory lock all onebin processes migrate under: "onebin" as a
 # number, fixed forever (an application's own advisory locks must pick others).
@@ -57,7 +58,10 @@ def apply_migrations(
         for migration in todo:
             # Without parameters psycopg sends the script as one simple query, so a
             # migration may hold several statements (and dollar-quoted bodies).
-            conn.execute(script(migration))
+            try:
+                conn.execute(script(migration))
+            except psycopg.DatabaseError as error:
+                raise StoreError(f"{named(migration)} failed: {error}") from error
             conn.execute(
                 "INSERT INTO schema_migrations (component, version, name, applied_at) "
                 "VALUES (%s, %s, %s, %s)",

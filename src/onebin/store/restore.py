@@ -68,6 +68,9 @@ def restore(
         except (OSError, sqlite3.Error) as error:
             incoming.unlink(missing_ok=True)
             raise StoreError(f"restore failed: {error}") from None
+        except BaseException:  # before_swap refused the backup: nothing was swapped
+            incoming.unlink(missing_ok=True)
+            raise
         return _swap(database)
 
 

@@ -110,6 +110,9 @@ class SQLiteDatabase:
             fault = translate(exc, query_timeout=self.query_timeout)
             reason = fault if fault is not exc else exc
             raise StoreError(f"cannot open database {self.path}: {reason}") from exc
+        except StoreError as exc:  # a migration refused: another app's, newer, or failing
+            self.close()
+            raise type(exc)(f"cannot open database {self.path}: {exc}") from exc
         self._watchdog = Watchdog()
         self._transaction = Transaction(
             self._write_conn, self._write_lock, self._watchdog, self.query_timeout

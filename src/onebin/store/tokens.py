@@ -115,6 +115,23 @@ class TokenRecord:
     revoked_at: str | None
 
 
+MAX_NAME = 64
+
+
+def check_name(name: str) -> str:
+    """A token's name as given, or ``StoreError``: 1-64 printable characters.
+
+    The name is printed by ``token list`` and sent to the page: a control character
+    there would rewrite the operator's terminal.
+    """
+    if not 1 <= len(name) <= MAX_NAME or not name.isprintable() or name != name.strip():
+        raise StoreError(
+            f"a token name is 1-{MAX_NAME} printable characters without surrounding spaces "
+            f"(got {name!r})"
+        )
+    return name
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -143,7 +160,7 @@ class TokenStore:
         """
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = hash_token(token)
-        label = name or f"token-{digest[:8]}"
+        label = f"token-{digest[:8]}" if name is None else check_name(name)
         sql = self.sql
 
         def insert(conn: Connection) -> TokenRecord:
