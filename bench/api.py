@@ -5,6 +5,14 @@ table: requests/s and p99 for ``GET /api/items/{id}`` (random ids),
 ``GET /api/items?limit=20``, ``POST /api/items``, and a small static file from the
 same server in the same run, plus the ratios the targets are stated in (item GET vs
 static file, POST vs item GET). Needs Debian's ``wrk``.
+
+``--database-url URL`` measures the same requests on PostgreSQL too, in the same
+run, and prints both columns with the ratio (target: the item GET on PostgreSQL at
+least 0.5x SQLite's). The run creates a scratch database on that server and drops
+it at the end (bench/pg.py); ``--database-url auto`` starts a private PostgreSQL
+from Debian's binaries instead. Both servers run through the whole run, and each
+measurement runs on SQLite then at once on PostgreSQL, so a noisy neighbour on a
+shared machine weighs on both columns about alike.
 """
 
 from __future__ import annotations
@@ -13,11 +21,14 @@ import argparse
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.wrk import RANDOM_GET, wrk
+from bench.pg import scratch_database, seed_postgres
+from bench.wrk import RANDOM_GET, Result, wrk
 from tests.seed import seed_items
 from tests.support import ServerProcess, make_token
 
@@ -35,48 +46,113 @@ end
 """
 
 
+MEASUREMENTS = (
+    ("static file (/robots.txt)", "/robots.txt", None),
+    ("GET /api/items/{id}", "", RANDOM_GET % ITEMS),
+    ("GET /api/items?limit=20", "/api/items?limit=20", None),
+    ("POST /api/items", "/api/items", POST),
+)
+
+
+@contextmanager
+def sqlite_server(workdir: Path, workers: int) -> Iterator[tuple[ServerProcess, str]]:
+    data_dir = workdir / "sqlite"
+    seed_items(data_dir, ITEMS)
+    token = make_token(data_dir, "bench")
+    with ServerProcess(data_dir, extra_args=("--workers", str(workers))) as server:
+        yield server, token
+
+
+@contextmanager
+def postgres_server(
+    workdir: Path, workers: int, database_url: str
+) -> Iterator[tuple[ServerProcess, str]]:
+    with scratch_database(None if database_url == "auto" else database_url) as url:
+        token = seed_postgres(url, ITEMS, workdir)
+        extra = ("--workers", str(workers), "--database-url", url)
+        with ServerProcess(workdir / "postgres", extra_args=extra) as server:
+            yield server, token
+
+
+def run_all(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, Result]]:
+    """Every measurement on each engine, the engines back to back per measurement:
+    on a shared machine, load that comes and goes then hits both about alike."""
+    results: dict[str, dict[str, Result]] = {"sqlite": {}}
+    with ExitStack() as stack:
+        servers = {"sqlite": stack.enter_context(sqlite_server(workdir, args.workers))}
+        if args.database_url:
+            results["postgresql"] = {}
+            servers["postgresql"] = stack.enter_context(
+                postgres_server(workdir, args.workers, args.database_url)
+            )
+        for name, path, script in MEASUREMENTS:
+            for engine, (server, token) in servers.items():
+                lua = script % token if script is POST else script
+                results[engine][name] = wrk(
+                    f"{server.url}{path}",
+                    script=lua,
+                    duration=args.duration,
+                    connections=args.connections,
+                )
+    return results
+
+
+def print_table(results: dict[str, dict[str, Result]]) -> None:
+    engines = list(results)
+    header = f"{'request':<28}" + "".join(f" {e + ' req/s':>16} {'p99 ms':>7}" for e in engines)
+    if len(engines) == 2:
+        header += f" {'pg/sqlite':>10}"
+    print(header)
+    for name in results[engines[0]]:
+        line = f"{name:<28}"
+        for engine in engines:
+            result = results[engine][name]
+            errors = f" ({result.errors} non-2xx)" if result.errors else ""
+            line += f" {result.rps:>16,.0f} {result.p99_ms:>7.2f}{errors}"
+        if len(engines) == 2:
+            line += f" {results['postgresql'][name].rps / results['sqlite'][name].rps:>9.2f}x"
+        print(line)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1, help="onebin serve --workers")
+    parser.add_argument(
+        "--database-url",
+        help="also measure PostgreSQL (a scratch database on this server); 'auto' starts one",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/api.py needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        data_dir = workdir / "data"
-        seed_items(data_dir, ITEMS)
-        token = make_token(data_dir, "bench")
-        server = ServerProcess(data_dir, extra_args=("--workers", str(args.workers))).start()
-        try:
-            run = {"duration": args.duration, "connections": args.connections}
-            results = {
-                "static file (/robots.txt)": wrk(f"{server.url}/robots.txt", script=None, **run),
-                "GET /api/items/{id}": wrk(server.url, script=RANDOM_GET % ITEMS, **run),
-                "GET /api/items?limit=20": wrk(
-                    f"{server.url}/api/items?limit=20", script=None, **run
-                ),
-                "POST /api/items": wrk(f"{server.url}/api/items", script=POST % token, **run),
-            }
-        finally:
-            server.stop()
+        results = run_all(Path(tmp), args)
     print(
         f"\n{ITEMS} items, wrk -t2 -c{args.connections} -d{args.duration}s, "
         f"{args.workers} worker process(es)\n"
     )
-    print(f"{'request':<28} {'req/s':>10} {'p99 ms':>8} {'non-2xx':>8}")
-    for name, result in results.items():
-        print(f"{name:<28} {result.rps:>10,.0f} {result.p99_ms:>8.2f} {result.errors:>8}")
-    get = results["GET /api/items/{id}"]
-    ratio = get.rps / results["static file (/robots.txt)"].rps
-    print(f"\nGET /api/items/{{id}} / static file: {ratio:.2f}x (target >= 0.5x, p99 < 10 ms)")
-    post = results["POST /api/items"]
-    print(
-        f"POST /api/items / GET /api/items/{{id}}: {post.rps / get.rps:.2f}x "
-        f"(target >= 0.35x, POST p99 < 20 ms; each POST durable before its 201)"
-    )
+    print_table(results)
+    for engine, measured in results.items():
+        get = measured["GET /api/items/{id}"]
+        static = measured["static file (/robots.txt)"]
+        post = measured["POST /api/items"]
+        print(
+            f"\n{engine}: GET /api/items/{{id}} / static file: {get.rps / static.rps:.2f}x "
+            f"(target >= 0.5x, p99 < 10 ms)"
+        )
+        print(
+            f"{engine}: POST /api/items / GET /api/items/{{id}}: {post.rps / get.rps:.2f}x "
+            f"(target >= 0.35x, POST p99 < 20 ms; each POST durable before its 201)"
+        )
+    if "postgresql" in results:
+        pg = results["postgresql"]["GET /api/items/{id}"].rps
+        lite = results["sqlite"]["GET /api/items/{id}"].rps
+        print(
+            f"\nPostgreSQL / SQLite, GET /api/items/{{id}}: {pg / lite:.2f}x (target >= 0.5x; "
+            "PostgreSQL on the same cores, fsync on)"
+        )
     return 0
 
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from onebin.compose import build_app
+from onebin.compose import build_app, make_context, open_database
 from onebin.config import Settings
 from onebin.items import app as items_app
+from onebin.server.worker import limiter_for
 from tests.conftest import app_context
 
 
@@ -67,3 +68,22 @@ def test_requests_without_a_token_are_refused_but_not_counted_as_guesses(client,
     no_token = [client.post("/api/items", json={"name": "x"}).status_code for _ in range(15)]
     assert no_token == [401] * 15
     assert bad_posts(client, 1) == [401]  # the address has no failed guess yet
+
+
+def test_api_limits_bad_tokens_in_postgresql_across_replicas(data_dir, postgres_url):
+    """With --database-url the counts live in the database: two replicas share them."""
+    settings = Settings(data_dir=data_dir, database_url=postgres_url)
+    first, second = open_database(settings, items_app), open_database(settings, items_app)
+    try:
+        clients = [
+            TestClient(
+                build_app(make_context(settings, db, limiter_for(settings, db, None)), items_app)
+            )
+            for db in (first, second)
+        ]
+        statuses = bad_posts(clients[0], 5) + bad_posts(clients[1], 5)
+        assert statuses == [401] * 10
+        assert bad_posts(clients[0], 1) == bad_posts(clients[1], 1) == [429]
+    finally:
+        first.close()
+        second.close()

@@ -10,7 +10,6 @@ same NAT address who keeps sending a bad token cannot lock the real writers out.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -27,11 +26,12 @@ class Authenticator:
         self,
         tokens: TokenStore,
         limiter: FailureLimiter,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.tokens = tokens
         self.limiter = limiter
-        self.clock = clock
+        # The limiter's clock unless a test pins one: its sharers must agree on it.
+        self.clock = limiter.clock if clock is None else clock
 
     async def require_token(self, request: Request) -> TokenRecord:
         token = bearer_token(request)
@@ -42,7 +42,7 @@ class Authenticator:
             return record
         key = client_key(request.client.host if request.client else "")
         now = self.clock()
-        wait = self.limiter.retry_after(key, now)
+        wait = await self.limiter.retry_after(key, now)
         if wait is not None:
             raise ApiError(
                 429,
@@ -50,7 +50,7 @@ class Authenticator:
                 "too many requests with a bad token from this address; try again later",
                 {"retry-after": str(max(1, math.ceil(wait)))},
             )
-        self.limiter.record_failure(key, now)
+        await self.limiter.record_failure(key, now)
         raise _unauthorized(
             "this token is unknown or revoked: create one with the 'token create' "
             "command on the server"

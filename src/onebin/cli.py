@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from onebin.store.migrations import check_file
 from onebin.store.restore import restore
 from onebin.store.tokens import TokenStore, carry_revocations
 from onebin.suggest import SuggestingParser
+from onebin.values import database_url
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -51,6 +53,7 @@ def _options(*names: str) -> tuple[Option, ...]:
 # set in the environment is never silently ignored.
 DATA_DIR_ONLY = _options("app", "data_dir", "database_url")
 APP_ONLY = _options("app")
+MIGRATE_OPTIONS = _options("app", "data_dir")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace, app: App) -> int:
@@ -98,8 +101,11 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace, app: App) -> 
 
 
 def existing_database(settings: Settings) -> None:
-    """Refuse to create a database just to list or revoke tokens that cannot be in it."""
-    if not settings.database_path.is_file():
+    """Refuse to create a database just to list or revoke tokens that cannot be in it.
+
+    A PostgreSQL database is the operator's to create; onebin only migrates it.
+    """
+    if settings.database_url is None and not settings.database_path.is_file():
         raise StoreError(
             f"no database at {settings.database_path}: wrong --data-dir? "
             "(a token made elsewhere lives in that data directory)"
@@ -216,10 +222,39 @@ def cmd_restore(settings: Settings, args: argparse.Namespace, app: App) -> int:
     return 0
 
 
+def cmd_migrate_data(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    from onebin.store import transfer
+
+    if (args.to is None) == (args.to_data_dir is None):
+        raise ConfigError("give --to URL (from --data-dir), or --from URL --to-data-dir DIR")
+    url = args.to if args.to is not None else args.from_url
+    try:
+        url = database_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"invalid {'--to' if args.to else '--from'}: {exc}") from None
+    if args.to is not None:
+        existing_database(settings)
+        with DataDirLock(settings.data_dir, exclusive=True):  # no server may write meanwhile
+            open_database(settings, app, alone=True).close()  # migrated as a server would
+            report = transfer.copy_to_postgresql(
+                settings.database_path,
+                url,
+                app_migrations(app),
+                notes=transfer.left_behind(settings.data_dir),
+            )
+    else:
+        target = replace(settings, data_dir=Path(args.to_data_dir))
+        with DataDirLock(target.data_dir, exclusive=True):
+            transfer.check_empty_dir(target.data_dir)
+            report = transfer.copy_to_sqlite(url, target.database_path, app_migrations(app))
+    print(transfer.format_report(report))
+    return 0
+
+
 def cmd_tls_status(settings: Settings, args: argparse.Namespace, app: App) -> int:
     from onebin.tls.status import tls_status
 
-    entries = tls_status(settings)
+    entries = tls_status(settings, app)
     if not entries:
         print("onebin: HTTPS is off; give --domain or --tls-cert as for 'serve'", file=sys.stderr)
         return EXIT_USAGE
@@ -351,6 +386,22 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
     )
     arguments(check, DATA_DIR_ONLY)
     check.set_defaults(handler=cmd_check, options=DATA_DIR_ONLY)
+
+    migrate = commands.add_parser(
+        "migrate-data",
+        help="copy the data between SQLite and an empty PostgreSQL database, verified",
+        description="Copy every table (items, tokens, the app's own) from the SQLite "
+        "database in --data-dir into an empty PostgreSQL database (--to), or from "
+        "PostgreSQL (--from) into a new data directory (--to-data-dir); each table's row "
+        "count and checksum are compared before the copy commits. No server may run on "
+        "the data directory meanwhile.",
+    )
+    direction = migrate.add_mutually_exclusive_group(required=True)
+    direction.add_argument("--to", metavar="URL", help="the empty PostgreSQL database to fill")
+    direction.add_argument("--from", dest="from_url", metavar="URL", help="the database to copy")
+    migrate.add_argument("--to-data-dir", metavar="DIR", help="with --from: a new data directory")
+    arguments(migrate, MIGRATE_OPTIONS)
+    migrate.set_defaults(handler=cmd_migrate_data, options=MIGRATE_OPTIONS)
 
     tls = commands.add_parser("tls", help="inspect HTTPS certificates")
     tls_commands = tls.add_subparsers(dest="tls_command", metavar="ACTION", required=True)

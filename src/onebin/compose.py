@@ -34,11 +34,13 @@ from onebin.logs import RepeatLimiter
 from onebin.store.connection import check_owner
 from onebin.store.database import Engine
 from onebin.store.integrity import check_at_start
+from onebin.store.limiter import MIGRATIONS as LIMITER_MIGRATIONS
 from onebin.store.migrations import Migration
 from onebin.store.restore import finish_interrupted_restore
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.store.tokens import TokenStore
+from onebin.tls.tables import MIGRATIONS as TLS_MIGRATIONS
 from onebin.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("onebin")
@@ -51,8 +53,9 @@ RESERVED_PREFIXES = ("/.well-known/acme-challenge/", "/_onebin/")
 
 
 def app_migrations(app: App) -> list[Migration]:
-    """onebin's own migrations (tokens), then the app's: what its database is made of."""
-    return [*TOKEN_MIGRATIONS, *app.migrations]
+    """onebin's own migrations (tokens, the failed-token limiter, certificates), then the
+    app's: what its database is made of."""
+    return [*TOKEN_MIGRATIONS, *LIMITER_MIGRATIONS, *TLS_MIGRATIONS, *app.migrations]
 
 
 def open_database(settings: Settings, app: App, *, alone: bool = False) -> Engine:

@@ -22,8 +22,9 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 UNPARSABLE_KEY = "unparsable-address"
@@ -55,20 +56,26 @@ class FailureLimiter(Protocol):
 
     Contract:
     - ``key`` is any string, normally from ``client_key``. A key never seen may try now.
-    - ``now`` is ``time.monotonic()`` in seconds. Callers in other threads or processes
-      may pass values slightly out of order; no failure may be dropped because of that.
+    - ``now`` is a reading of ``clock``, in seconds: every sharer of the counts must
+      read the same clock (``time.monotonic`` for processes on one host, wall time
+      for replicas on several). Callers in other threads or processes may pass
+      values slightly out of order; no failure may be dropped because of that.
     - ``retry_after`` returns None while the key may try, else the seconds (>= 0) until
       it may, assuming it records no more failures meanwhile.
-    - Memory is fixed at construction, whatever the number of keys seen. Under load an
-      implementation may over-count (limit a key that made few failures) but must never
-      under-count: other keys' activity cannot lower a key's count.
-    - Both methods are synchronous, brief and safe to call from any thread; an
-      implementation says which processes share its counts. Nothing needs cancelling.
+    - Under load an implementation may over-count (limit a key that made few failures)
+      but must never under-count: other keys' activity cannot lower a key's count.
+      Its storage is bounded: fixed at construction, or pruned of expired windows.
+    - Both methods are coroutines called on the event loop, and must not block it
+      (a database round trip runs on a thread). A database fault surfaces as the
+      engine's ``StoreFault``. Cancelling a call may leave its failure counted or
+      not, never half-counted. An implementation says which processes share its counts.
     """
 
-    def retry_after(self, key: str, now: float) -> float | None: ...
+    clock: Callable[[], float]
 
-    def record_failure(self, key: str, now: float) -> None: ...
+    async def retry_after(self, key: str, now: float) -> float | None: ...
+
+    async def record_failure(self, key: str, now: float) -> None: ...
 
 
 def weighted_count(current: float, previous: float, elapsed: float, window_seconds: float) -> float:
@@ -107,6 +114,11 @@ class SharedFailureLimiter:
     file. Processes exclude each other with a POSIX record lock on that file, which the
     kernel drops if the holder dies (even by SIGKILL); threads use a ``threading.Lock``
     because POSIX locks belong to the whole process.
+
+    Its counts never leave the host, so it suits one server (``--workers`` included),
+    not replicas behind a load balancer (``store.limiter.DatabaseFailureLimiter``).
+    The ``*_sync`` methods are the same steps for a caller without an event loop; the
+    coroutines just call them, as a few memory operations cannot block the loop.
     """
 
     def __init__(
@@ -123,6 +135,7 @@ class SharedFailureLimiter:
             raise ValueError("need width >= 1 and 1 <= depth <= 16")
         self.max_failures = max_failures
         self.window_seconds = window_seconds
+        self.clock: Callable[[], float] = time.monotonic
         self._width, self._depth = width, depth
         self._salt = secrets.token_bytes(16)
         slot_bytes = 2 * width * depth
@@ -142,7 +155,13 @@ class SharedFailureLimiter:
         """Size of the shared mapping: fixed at construction."""
         return len(self._map)
 
-    def retry_after(self, key: str, now: float) -> float | None:
+    async def retry_after(self, key: str, now: float) -> float | None:
+        return self.retry_after_sync(key, now)
+
+    async def record_failure(self, key: str, now: float) -> None:
+        self.record_failure_sync(key, now)
+
+    def retry_after_sync(self, key: str, now: float) -> float | None:
         cells = self._cells(key)
         window = math.floor(now / self.window_seconds)
         with self._locked():
@@ -156,7 +175,7 @@ class SharedFailureLimiter:
             window_seconds=self.window_seconds,
         )
 
-    def record_failure(self, key: str, now: float) -> None:
+    def record_failure_sync(self, key: str, now: float) -> None:
         cells = self._cells(key)
         window = math.floor(now / self.window_seconds)
         slot = window % 2

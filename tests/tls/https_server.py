@@ -7,6 +7,7 @@ import signal
 import socket
 import ssl
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -20,8 +21,16 @@ def acme_args(directory: str, ca_file: Path | None) -> list[str]:
 
 
 class HttpsServer:
-    def __init__(self, data_dir: Path, *, http_port: int, tls_args: list[str]) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        http_port: int,
+        tls_args: list[str],
+        command: Sequence[str] = ONEBIN,
+    ) -> None:
         """``tls_args`` are the HTTPS flags: ``--domain``/``--acme-*`` or ``--tls-*``."""
+        self.command = list(command)
         self.data_dir = data_dir
         self.http_port = http_port
         self.https_port = free_port()
@@ -34,7 +43,7 @@ class HttpsServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                *ONEBIN,
+                *self.command,
                 "serve",
                 "--data-dir", str(self.data_dir),
                 # Tests talk to loopback only; --domain alone would listen everywhere.

@@ -18,7 +18,7 @@ from onebin.limiter import SharedFailureLimiter
 from onebin.server.heartbeat import Heartbeats
 from onebin.server.listen import bind_all, connection_cap, raise_open_files_limit
 from onebin.server.supervisor import EXIT_CANNOT_START, Supervisor
-from onebin.server.worker import Shared, run_worker
+from onebin.server.worker import Shared, limiter_for, run_worker
 from onebin.store.lock import DataDirLock
 
 logger = logging.getLogger("onebin")
@@ -32,20 +32,23 @@ def serve(settings: Settings, app: App) -> int:
         if lowered:
             logger.warning("%s", lowered)
         sockets = bind_all(settings)
-        limiter = SharedFailureLimiter(max_failures=settings.auth_failure_limit)
+        # One host's workers share counts in memory; replicas share the database's.
+        shared_limiter = None
+        if settings.database_url is None:
+            shared_limiter = SharedFailureLimiter(max_failures=settings.auth_failure_limit)
         # Migrate (and finish or check whatever needs the data directory alone) once,
         # here, before forking: workers then only open a ready database. The app is
         # composed once too, so routes onebin refuses stop the start, not each worker.
         db = open_database(settings, app, alone=lock.alone)
         try:
-            app_routes(make_context(settings, db, limiter), app)
+            app_routes(make_context(settings, db, limiter_for(settings, db, shared_limiter)), app)
         finally:
             db.close()
         lock.share()
         shared = Shared(
             sockets=sockets,
             max_connections=cap,
-            limiter=limiter,
+            limiter=shared_limiter,
             heartbeats=Heartbeats(settings.workers),
         )
         logger.info("up to %d connections per process (open-files limit %d)", cap, open_files)

@@ -29,7 +29,7 @@ import uvicorn
 from onebin.app import App
 from onebin.compose import build_app, make_context, open_database
 from onebin.config import Settings
-from onebin.limiter import FailureLimiter
+from onebin.limiter import FailureLimiter, SharedFailureLimiter
 from onebin.logs import RepeatLimiter, quiet_repeats
 from onebin.server.accept import Acceptor
 from onebin.server.clients import TrustedProxies
@@ -37,6 +37,7 @@ from onebin.server.connections import ConnectionLimits, ConnectionRegistry
 from onebin.server.heartbeat import INTERVAL, Heartbeats
 from onebin.server.listen import Sockets, url
 from onebin.server.protocol import Limits, Listening, guarded_protocol
+from onebin.store.database import Engine
 from onebin.store.scheduled import BackupScheduler
 from onebin.types import ASGIApp
 
@@ -55,8 +56,21 @@ class Shared:
 
     sockets: Sockets
     max_connections: int
-    limiter: FailureLimiter
+    # None with --database-url: each process then counts in the database (``limiter_for``).
+    limiter: SharedFailureLimiter | None
     heartbeats: Heartbeats
+
+
+def limiter_for(
+    settings: Settings, db: Engine, shared: SharedFailureLimiter | None
+) -> FailureLimiter:
+    """The failed-token limiter of one process: the one shared in memory by the workers
+    of this host, or, for replicas sharing a database, that database."""
+    if shared is not None:
+        return shared
+    from onebin.store.limiter import DatabaseFailureLimiter
+
+    return DatabaseFailureLimiter(db, max_failures=settings.auth_failure_limit)
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, listening: Listening) -> uvicorn.Config:
@@ -171,7 +185,8 @@ def run_worker(
     quiet_repeats("uvicorn.error")
     db = open_database(settings, app)
     try:
-        asgi = build_app(make_context(settings, db, shared.limiter), app)
+        limiter = limiter_for(settings, db, shared.limiter)
+        asgi = build_app(make_context(settings, db, limiter), app)
         proxies = TrustedProxies(settings.trusted_proxies)
         registry = ConnectionRegistry(
             ConnectionLimits(shared.max_connections, settings.max_client_connections),
@@ -186,7 +201,7 @@ def run_worker(
         manager = None
         if sockets.https is not None:
             listeners, manager = _https_listeners(
-                asgi, settings, sockets, limits, registry, proxies
+                asgi, settings, db, sockets, limits, registry, proxies
             )
             where = url("https", sockets.https)
         else:
@@ -225,6 +240,7 @@ def run_worker(
 def _https_listeners(
     app: ASGIApp,
     settings: Settings,
+    db: Engine,
     sockets: Sockets,
     limits: Limits,
     registry: ConnectionRegistry,
@@ -236,7 +252,7 @@ def _https_listeners(
     from onebin.tls.serving import https_setup
 
     assert sockets.https is not None
-    tls = https_setup(app, settings)
+    tls = https_setup(app, settings, db)
     context: ssl.SSLContext = tls.context
     secure = Listening(limits, registry, proxies, context)
     plain = Listening(limits, registry, proxies)

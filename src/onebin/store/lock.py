@@ -86,6 +86,9 @@ def _try(fd: int, mode: int) -> bool:
 class OwnerLock:
     """An exclusive, non-blocking lock on a file, released by the kernel if the holder dies."""
 
+    # Held until released or the holder dies: it never needs renewing (tls ``Ownership``).
+    hold_seconds: float | None = None
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._descriptor: int | None = None

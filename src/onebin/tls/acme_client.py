@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from onebin import __version__
 from onebin.errors import AcmeError
-from onebin.tls.storage import CertificateStore
+from onebin.tls.storage import CertificateStorage
 
 logger = logging.getLogger("onebin.tls")
 
@@ -84,13 +84,13 @@ class Issued:
 class AcmeIssuer:
     """Orders certificates from one ACME directory, answering HTTP-01 through ``store``.
 
-    Challenge answers are files in the store, so whichever process receives the CA's
+    Challenge answers are kept in the store, so whichever process receives the CA's
     validation request can answer it.
     """
 
     def __init__(
         self,
-        store: CertificateStore,
+        store: CertificateStorage,
         *,
         directory_url: str,
         email: str = "",

@@ -14,7 +14,9 @@ one the callback moves it to.
 
 from __future__ import annotations
 
+import os
 import ssl
+import tempfile
 from pathlib import Path
 
 from onebin.tls import openssl
@@ -75,6 +77,29 @@ class SwappableContext:
         context = server_context()
         context.load_cert_chain(certfile, keyfile)
         self._current = context
+
+    def load_pem(self, bundle: bytes) -> None:
+        """``load`` for a chain and key held in memory (a certificate from the database).
+
+        OpenSSL's Python binding reads certificates only from a path: the bundle goes
+        to an anonymous memory file where Linux has one, so the private key never
+        touches a disk; elsewhere to a private temporary file, removed at once.
+        """
+        if hasattr(os, "memfd_create"):
+            descriptor = os.memfd_create("onebin-certificate", os.MFD_CLOEXEC)
+            try:
+                os.write(descriptor, bundle)
+                self.load(Path(f"/proc/self/fd/{descriptor}"))
+            finally:
+                os.close(descriptor)
+            return
+        descriptor, name = tempfile.mkstemp(prefix="onebin-certificate-")
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(bundle)
+            self.load(Path(name))
+        finally:
+            os.unlink(name)
 
     def _select(
         self, connection: ssl.SSLObject, server_name: str | None, initial: ssl.SSLContext

@@ -1,12 +1,13 @@
 """The maintenance loop: keep one certificate for the configured domains valid and served.
 
 One background thread per process owns the loop and stops on an event. Every process
-picks up whatever certificate the cache holds, so several processes sharing a data
-directory all serve the newest one; only the process holding the store's owner lock
-talks to the CA. Failures are logged in one line and retried on the schedule of
-``policy.RetrySchedule``, whose memory of recent failures lives in the status file so
-that a restart or a change of owner cannot order sooner; nothing here can stop the
-server from serving.
+picks up whatever certificate the store holds, so several processes sharing a data
+directory (or, with ``--database-url``, a database) all serve the newest one within
+``FOLLOWER_INTERVAL``; only the process owning the store (a kernel lock, or a lease
+in the database that it renews) talks to the CA. Failures are logged in one line and
+retried on the schedule of ``policy.RetrySchedule``, whose memory of recent failures
+lives in the stored status so that a restart or a change of owner cannot order
+sooner; nothing here can stop the server from serving.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -27,7 +29,15 @@ from onebin.errors import AcmeError
 from onebin.tls.acme_client import AcmeIssuer
 from onebin.tls.context import SwappableContext
 from onebin.tls.policy import RetrySchedule, is_servable, renewal_time, seconds_until
-from onebin.tls.storage import CertificateStore, StoredCertificate
+from onebin.tls.storage import (
+    CertificateStorage,
+    CertificateStore,
+    StoredCertificate,
+    parse_certificate,
+)
+
+if TYPE_CHECKING:
+    from onebin.store.database import Engine
 
 logger = logging.getLogger("onebin.tls")
 
@@ -82,7 +92,7 @@ class CertificateManager:
     def __init__(
         self,
         domains: Sequence[str],
-        store: CertificateStore,
+        store: CertificateStorage,
         issuer: AcmeIssuer,
         context: SwappableContext,
         *,
@@ -107,7 +117,8 @@ class CertificateManager:
         self._consecutive = 0
         self._planned: datetime | None = None
         self._announced_wait: datetime | None = None
-        self._loaded: tuple[int, int, int] | None = None
+        self._loaded: str | None = None
+        self._owning = False
         self._renewal_info: _RenewalInfo | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -141,8 +152,22 @@ class CertificateManager:
     def step(self) -> float:
         """One pass of maintenance; returns the seconds until the next one."""
         self.pick_up()
-        if not self.store.lock.try_acquire():
+        owning = self.store.lock.try_acquire()
+        if owning != self._owning:
+            self._owning = owning
+            if owning:
+                logger.info("this process now orders and renews the certificate for %s", self.name)
+            else:
+                logger.warning("another process took over the certificate for %s", self.name)
+        if not owning:
             return self.follower_interval
+        delay = self._maintain()
+        hold = self.store.lock.hold_seconds
+        # A lease must be renewed well before it runs out, or another process takes over.
+        return delay if hold is None else min(delay, hold / 3)
+
+    def _maintain(self) -> float:
+        """The owner's pass: order when missing or due, else the seconds until due."""
         now = self.clock()
         stored = self.store.load_certificate(self.name)
         if stored is None or not set(self.domains) <= stored.domains:
@@ -156,26 +181,24 @@ class CertificateManager:
         return seconds_until(wake, now, at_most=OWNER_INTERVAL)
 
     def pick_up(self) -> bool:
-        """Load the cached certificate into the TLS context if it changed and is servable."""
-        path = self.store.certificate_path(self.name)
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
+        """Load the stored certificate into the TLS context if it changed and is servable."""
+        version = self.store.certificate_version(self.name)
+        if version is None or version == self._loaded:
             return False
-        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if signature == self._loaded:
+        bundle = self.store.load_bundle(self.name)
+        if bundle is None:
             return False
-        self._loaded = signature  # a broken file is reported once, not on every pass
-        stored = self.store.load_certificate(self.name)
+        self._loaded = version  # a broken bundle is reported once, not on every pass
+        stored = parse_certificate(bundle, f"stored certificate for {self.name}")
         if stored is None:
             return False
         if not is_servable(stored.not_before, stored.not_after, self.clock()):
             logger.warning("cached certificate for %s is not valid now; not serving it", self.name)
             return False
         try:
-            self.context.load(path)
+            self.context.load_pem(bundle)
         except ssl.SSLError as error:
-            logger.error("cannot use the certificate in %s: %s", path, error)
+            logger.error("cannot use the stored certificate for %s: %s", self.name, error)
             return False
         logger.info(
             "serving certificate for %s: serial %s from %s, valid until %s",
@@ -289,13 +312,21 @@ class CertificateManager:
             self.store.save_status(self.name, updated)
 
 
-def acme_store(settings: Settings) -> CertificateStore:
+def acme_store(settings: Settings, db: Engine | None = None) -> CertificateStorage:
+    """Where this run keeps certificates: the database with ``--database-url`` (``db`` is
+    that database, open), else files in the data directory."""
+    if settings.database_url is not None and db is not None:
+        from onebin.tls.database import DatabaseCertificateStore
+
+        return DatabaseCertificateStore(db, settings.effective_acme_directory)
     return CertificateStore(settings.data_dir, settings.effective_acme_directory)
 
 
-def certificate_manager(settings: Settings, context: SwappableContext) -> CertificateManager:
+def certificate_manager(
+    settings: Settings, context: SwappableContext, db: Engine | None = None
+) -> CertificateManager:
     """The manager ``onebin serve`` runs for ``--domain``."""
-    store = acme_store(settings)
+    store = acme_store(settings, db)
     issuer = AcmeIssuer(
         store,
         directory_url=settings.effective_acme_directory,

@@ -18,7 +18,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 
 from onebin.http import error_response
-from onebin.tls.storage import CertificateStore
+from onebin.tls.storage import CertificateStorage
 from onebin.types import ASGIApp, Message, Receive, Scope, Send
 
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
@@ -73,7 +73,7 @@ def redirect_location(
 
 
 def challenge_and_redirect_app(
-    store: CertificateStore | None, *, https_port: int, domains: Sequence[str]
+    store: CertificateStorage | None, *, https_port: int, domains: Sequence[str]
 ) -> ASGIApp:
     """The app of the HTTP port: ACME answers from ``store``, 308 to HTTPS for the rest.
 
@@ -90,7 +90,8 @@ def challenge_and_redirect_app(
         path: str = scope["path"]
         response: Response
         if path.startswith(CHALLENGE_PREFIX):
-            answer = store.get_challenge(path.removeprefix(CHALLENGE_PREFIX)) if store else None
+            token = path.removeprefix(CHALLENGE_PREFIX)
+            answer = await store.challenge_answer(token) if store else None
             if answer is None:
                 response = error_response(404, "no_such_challenge", "no such ACME challenge")
             else:

@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from onebin.config import Settings
 from onebin.errors import ConfigError
@@ -20,6 +21,9 @@ from onebin.tls.manager import CertificateManager, certificate_manager
 from onebin.tls.redirect import challenge_and_redirect_app, with_hsts
 from onebin.tls.storage import read_certificate
 from onebin.types import ASGIApp
+
+if TYPE_CHECKING:
+    from onebin.store.database import Engine
 
 
 @dataclass(frozen=True)
@@ -30,14 +34,18 @@ class HttpsSetup:
     manager: CertificateManager | None
 
 
-def https_setup(app: ASGIApp, settings: Settings) -> HttpsSetup:
-    """Everything HTTPS needs; the manager, if any, is not started yet."""
+def https_setup(app: ASGIApp, settings: Settings, db: Engine | None = None) -> HttpsSetup:
+    """Everything HTTPS needs; the manager, if any, is not started yet.
+
+    With ``--database-url``, ``db`` (the process's open database) keeps the certificates,
+    so replicas on other hosts share them; else they are files in the data directory.
+    """
     swappable = SwappableContext()
     manager = None
     store = None
     names: Sequence[str] = settings.domain
     if settings.acme_enabled:
-        manager = certificate_manager(settings, swappable)
+        manager = certificate_manager(settings, swappable, db)
         store = manager.store
     else:
         assert settings.tls_cert is not None

@@ -1,13 +1,15 @@
 """What ``onebin tls status`` reports: per domain, the certificate served and its upkeep.
 
-It reads only the data directory, never the CA, so it works while the server runs,
-while it is stopped and while the CA is down.
+It reads only the store (the data directory, or the database with ``--database-url``),
+never the CA, so it works while the server runs, while it is stopped and while the CA
+is down.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from onebin.app import App
 from onebin.config import Settings
 from onebin.tls.manager import acme_store
 from onebin.tls.storage import CertificateStatus, StoredCertificate, read_certificate
@@ -21,13 +23,25 @@ class DomainStatus:
     managed: bool
 
 
-def tls_status(settings: Settings) -> list[DomainStatus]:
-    """One entry per domain; empty when HTTPS is off."""
+def tls_status(settings: Settings, app: App | None = None) -> list[DomainStatus]:
+    """One entry per domain; empty when HTTPS is off. ``app`` is needed to open the
+    database with ``--database-url`` (its migrations say what the database is)."""
     if settings.acme_enabled:
-        store = acme_store(settings)
         name = settings.domain[0]
-        certificate = store.load_certificate(name)
-        upkeep = store.load_status(name)
+        if settings.database_url is not None and app is not None:
+            from onebin.compose import open_database
+
+            db = open_database(settings, app)
+            try:
+                store = acme_store(settings, db)
+                certificate = store.load_certificate(name)
+                upkeep = store.load_status(name)
+            finally:
+                db.close()
+        else:
+            store = acme_store(settings)
+            certificate = store.load_certificate(name)
+            upkeep = store.load_status(name)
         return [
             DomainStatus(
                 domain,

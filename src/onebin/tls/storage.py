@@ -1,6 +1,11 @@
-"""The certificate cache in the data directory, shared by every process that serves it.
+"""Where certificates are kept: the contract (``CertificateStorage``), and the cache in
+the data directory that implements it for one host (``CertificateStore``).
 
-Layout, one directory per ACME directory URL so staging and production never mix::
+The other implementation, ``tls.database.DatabaseCertificateStore``, keeps the same
+things in PostgreSQL for replicas on several hosts (``--database-url``).
+
+Layout of the data-directory cache, one directory per ACME directory URL so staging
+and production never mix::
 
     <data-dir>/tls/<ca-host>-<hash of the directory URL>/
         account.key              the ACME account key (mode 0600)
@@ -26,6 +31,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -117,13 +123,21 @@ def read_certificate(path: Path) -> StoredCertificate | None:
     line: the owner then orders a new certificate instead of failing on every pass.
     """
     data = _read(path)
-    if data is None:
-        return None
+    return None if data is None else parse_certificate(data, f"certificate file {path}")
+
+
+def parse_certificate(data: bytes, where: str) -> StoredCertificate | None:
+    """The chain in a PEM bundle; None, with one log line naming ``where``, if damaged."""
     try:
         return StoredCertificate(chain=tuple(x509.load_pem_x509_certificates(data)))
     except ValueError as error:
-        logger.warning("ignoring unreadable certificate file %s: %s", path, error)
+        logger.warning("ignoring unreadable %s: %s", where, error)
         return None
+
+
+def is_token(token: str) -> bool:
+    """An ACME token (base64url, RFC 8555 §8.3): anything else is never stored or looked up."""
+    return _TOKEN.fullmatch(token) is not None
 
 
 @dataclass(frozen=True)
@@ -165,8 +179,77 @@ def directory_key(directory_url: str) -> str:
     return f"{host}-{digest}"
 
 
+class Ownership(Protocol):
+    """Which process orders and renews: at most one at a time per store.
+
+    - ``try_acquire()`` is True while this process owns: it takes a free (or expired)
+      ownership, or keeps and renews its own. It is called on every maintenance pass.
+    - ``hold_seconds``: how long ownership lasts without another ``try_acquire``; the
+      owner must call again well within it. None: until ``release`` or the process
+      dies (a kernel lock).
+    - ``release()`` gives it up at once (nothing if not held); it never raises.
+    - If the owner dies, another process may own once ``hold_seconds`` have passed
+      (at once for a kernel lock).
+    """
+
+    hold_seconds: float | None
+
+    def try_acquire(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class CertificateStorage(Protocol):
+    """The certificate cache of one ACME directory, shared by every process serving it.
+
+    Contract:
+    - ``load_*`` return None (``load_status``: an empty status) when nothing is stored;
+      damaged content counts as missing, with one log line.
+    - Every ``save_*``/``put_*`` replaces what it names atomically: a reader sees the old
+      or the new value, never a mix. A certificate's chain and key are saved together
+      (``load_bundle`` returns both), so no reader can pair a new chain with an old key.
+    - ``certificate_version`` is cheap (processes poll it every few seconds) and changes
+      whenever the bundle does; None when there is no certificate.
+    - Only the holder of ``lock`` (an ``Ownership``) writes certificates, status and
+      challenges; any process reads, and any process answers ``challenge_answer``.
+    - Every method but ``challenge_answer`` is synchronous and may block (the
+      maintenance thread and the command line call them); ``challenge_answer`` is a
+      coroutine for the HTTP port's event loop, which it must not block.
+    - Storage failures raise (``OSError``, or the engine's ``StoreFault``): the
+      maintenance loop logs them and tries again later.
+    """
+
+    lock: Ownership
+
+    def load_account_key(self) -> bytes | None: ...
+
+    def save_account_key(self, key_pem: bytes) -> None: ...
+
+    def load_certificate(self, name: str) -> StoredCertificate | None: ...
+
+    def load_bundle(self, name: str) -> bytes | None: ...
+
+    def certificate_version(self, name: str) -> str | None: ...
+
+    def save_certificate(self, name: str, chain_pem: bytes, key_pem: bytes) -> None: ...
+
+    def load_status(self, name: str) -> CertificateStatus: ...
+
+    def save_status(self, name: str, status: CertificateStatus) -> None: ...
+
+    def put_challenge(self, token: str, key_authorization: str) -> None: ...
+
+    def delete_challenge(self, token: str) -> None: ...
+
+    async def challenge_answer(self, token: str) -> bytes | None: ...
+
+
 class CertificateStore:
-    """The files of one ACME directory under ``<data-dir>/tls/`` (see the module docstring)."""
+    """The files of one ACME directory under ``<data-dir>/tls/`` (see the module docstring).
+
+    A ``CertificateStorage`` shared by the processes of one host: ownership is a kernel
+    lock on ``owner.lock``, released when its holder dies.
+    """
 
     def __init__(self, data_dir: Path, directory_url: str) -> None:
         self.root = data_dir / "tls" / directory_key(directory_url)
@@ -183,6 +266,17 @@ class CertificateStore:
 
     def load_certificate(self, name: str) -> StoredCertificate | None:
         return read_certificate(self.certificate_path(name))
+
+    def load_bundle(self, name: str) -> bytes | None:
+        return _read(self.certificate_path(name))
+
+    def certificate_version(self, name: str) -> str | None:
+        """The file's identity and size: ``write_atomic`` makes a new inode every time."""
+        try:
+            stat = self.certificate_path(name).stat()
+        except FileNotFoundError:
+            return None
+        return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
 
     def save_certificate(self, name: str, chain_pem: bytes, key_pem: bytes) -> None:
         bundle = chain_pem.rstrip(b"\n") + b"\n" + key_pem
@@ -205,7 +299,7 @@ class CertificateStore:
         write_atomic(self.root / f"{name}.json", data, mode=PUBLIC_MODE)
 
     def _challenge_path(self, token: str) -> Path | None:
-        return self.root / "challenges" / token if _TOKEN.fullmatch(token) else None
+        return self.root / "challenges" / token if is_token(token) else None
 
     def put_challenge(self, token: str, key_authorization: str) -> None:
         path = self._challenge_path(token)
@@ -216,6 +310,10 @@ class CertificateStore:
     def get_challenge(self, token: str) -> bytes | None:
         path = self._challenge_path(token)
         return None if path is None else _read(path)
+
+    async def challenge_answer(self, token: str) -> bytes | None:
+        # A small local file: reading it on the loop costs less than a thread hop.
+        return self.get_challenge(token)
 
     def delete_challenge(self, token: str) -> None:
         path = self._challenge_path(token)
