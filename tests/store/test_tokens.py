@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from onebin.compose import app_migrations
 from onebin.errors import NotFound, StoreError
 from onebin.items import app as items_app
 from onebin.store import tokens
@@ -172,7 +173,7 @@ def test_carry_revocations_matches_tokens_by_hash_when_names_repeat(db, settings
 
     assert carry_revocations(settings.database_path, kept) == 1
 
-    restored = SQLiteDatabase(kept, [*MIGRATIONS, *items_app.migrations])  # the db fixture's
+    restored = SQLiteDatabase(kept, app_migrations(items_app))  # the db fixture's
     restored.open()
     try:
         store = TokenStore(restored)
