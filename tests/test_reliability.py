@@ -122,6 +122,7 @@ def test_backup_under_write_load_is_consistent_and_restore_refuses_running_serve
     token = make_token(data_dir)
     server = ServerProcess(data_dir).start()
     copy = tmp_path / "backups" / "copy.sqlite3"
+    copy.parent.mkdir()  # backup writes into a directory, never creates one
     try:
         with writing(server.url, token, clients=4, prefix="b") as log:
             wait_until(lambda: log.count() >= 100, timeout=60, what="100 acks before backup")

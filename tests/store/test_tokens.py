@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from onebin.compose import app_migrations
 from onebin.errors import NotFound, StoreError
 from onebin.compose import app_migrations
 from onebin.items import app as items_app
