@@ -8,7 +8,6 @@ import pytest
 
 from onebin.compose import app_migrations
 from onebin.errors import NotFound, StoreError
-from onebin.compose import app_migrations
 from onebin.items import app as items_app
 from onebin.store import tokens
 from onebin.store.backup import backup
