@@ -90,7 +90,19 @@ def test_serve_with_postgresql_answers_and_is_ready(postgres_url, tmp_path):
         ready = httpx.get(f"{server.url}/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["database_write"] == "ok"
-        token = run("token", "create", "--name", "t", "--database-url", postgres_url).stdout.strip()
+        made = run(
+            "token",
+            "create",
+            "--name",
+            "t",
+            "--app",
+            "wordsapp:app",
+            "--database-url",
+            postgres_url,
+            env=server.env,
+        )
+        assert made.returncode == 0, made.stderr  # the words app's database, not the items'
+        token = made.stdout.strip()
         added = httpx.post(
             f"{server.url}/words", json="hello", headers={"authorization": f"Bearer {token}"}
         )

@@ -286,3 +286,18 @@ def test_a_url_libpq_cannot_parse_is_refused_without_echoing_its_password():
         PostgresDatabase("postgresql://u:p%zzsecret@127.0.0.1/db", [THINGS]).open()
     assert "secret" not in str(caught.value)
     assert "invalid percent-encoded token" in str(caught.value)
+
+
+def test_a_vanished_server_is_noticed_by_tcp_keepalives_unless_the_url_says_otherwise(
+    postgres_url,
+):
+    options = connection_options(postgres_url, environ={})
+    assert options["keepalives"] == 1
+    assert (
+        options["keepalives_idle"] + options["keepalives_interval"] * options["keepalives_count"]
+        <= 30
+    )
+    assert options["tcp_user_timeout"] == 30_000
+    assert "keepalives_idle" not in connection_options(
+        postgres_url + "?keepalives_idle=99", environ={}
+    )

@@ -75,6 +75,16 @@ ATTEMPTS = 3
 logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
 
 
+# libpq's names; none has a PG* environment variable, so only the URL overrides them.
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds
+}
+
+
 class _StaleConnection(Exception):
     """The pooled connection was dead before the transaction began: nothing ran."""
 
@@ -92,6 +102,12 @@ def connection_options(url: str, *, environ: dict[str, str] | None = None) -> di
         options["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
     if "application_name" not in given and "PGAPPNAME" not in environ:
         options["application_name"] = "onebin"
+    # A server that vanishes without closing the connection (a host lost, a network
+    # cut) would otherwise hold a request's thread for the kernel's default of about
+    # two hours: TCP keepalives and an unacknowledged-data limit notice it in ~30 s.
+    for name, value in KEEPALIVE.items():
+        if name not in given:
+            options[name] = value
     return options
 
 
@@ -210,8 +226,12 @@ class PostgresDatabase:
         return self._run(fn, read_only=False, limit=self.write_timeout, asked=monotonic())
 
     async def lookup(self, fn: Callable[[Connection], T]) -> T:
-        """A read bounded by an index lookup; on a thread, as a round trip is I/O."""
-        return await self._submit(fn, read_only=True, limit=self.query_timeout)
+        """A read bounded by an index lookup; on a thread, as a round trip is I/O.
+
+        It runs without BEGIN/COMMIT (autocommit): a lookup is one statement, so a
+        transaction around it would only add two round trips, tripling its cost.
+        """
+        return await self._submit(fn, read_only=True, limit=self.query_timeout, single=True)
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """A read that may be slow, on a thread."""
@@ -227,14 +247,24 @@ class PostgresDatabase:
         limit = self.write_timeout if timeout is None else timeout
         return await self._submit(fn, read_only=False, limit=limit)
 
-    async def _submit(self, fn: Callable[[Connection], T], *, read_only: bool, limit: float) -> T:
+    async def _submit(
+        self, fn: Callable[[Connection], T], *, read_only: bool, limit: float, single: bool = False
+    ) -> T:
         if self._executor is None:
             raise StoreError("database is not open")
-        call = functools.partial(self._run, fn, read_only=read_only, limit=limit, asked=monotonic())
+        call = functools.partial(
+            self._run, fn, read_only=read_only, limit=limit, asked=monotonic(), single=single
+        )
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def _run(
-        self, fn: Callable[[Connection], T], *, read_only: bool, limit: float, asked: float
+        self,
+        fn: Callable[[Connection], T],
+        *,
+        read_only: bool,
+        limit: float,
+        asked: float,
+        single: bool = False,
     ) -> T:
         """Run ``fn`` in one transaction on a pooled connection; faults as onebin's errors.
 
@@ -256,7 +286,10 @@ class PostgresDatabase:
             except PoolTimeout:
                 raise self._refuse(self._busy(read_only, limit), probe=True) from None
             try:
-                result = self._transaction(conn, fn, read_only=read_only)
+                if single:
+                    result = self._autocommit(conn, fn)
+                else:
+                    result = self._transaction(conn, fn, read_only=read_only)
             except _StaleConnection:
                 self._drain(pool)
                 continue
@@ -290,6 +323,24 @@ class PostgresDatabase:
             if not began and conn.broken:
                 raise _StaleConnection from None
             raise
+
+    @staticmethod
+    def _autocommit(conn: Connection, fn: Callable[[Connection], T]) -> T:
+        """``fn`` (a read) with each statement its own transaction: one round trip.
+
+        A read can run again safely, so a connection found dead here is retried on a
+        fresh one, as ``_transaction`` retries one that died before BEGIN.
+        """
+        conn.autocommit = True
+        try:
+            return fn(conn)
+        except psycopg.OperationalError:
+            if conn.broken:
+                raise _StaleConnection from None
+            raise
+        finally:
+            if not conn.broken:
+                conn.autocommit = False
 
     def _drain(self, pool: ConnectionPool[Connection]) -> None:
         """Replace the pool's idle connections: after one was found dead, so are its peers."""
