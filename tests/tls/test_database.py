@@ -15,8 +15,9 @@ from onebin.store.limiter import MIGRATIONS as LIMITER_MIGRATIONS
 from onebin.store.postgres import PostgresDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.tls.database import DatabaseCertificateStore, Lease
-from onebin.tls.storage import CertificateStatus, CertificateStorage, CertificateStore
+from onebin.tls.storage import CertificateStatus, CertificateStorage, CertificateStore, held
 from onebin.tls.tables import MIGRATIONS as TLS_MIGRATIONS
+from tests.support import wait_until
 
 TABLES = [*TOKEN_MIGRATIONS, *LIMITER_MIGRATIONS, *TLS_MIGRATIONS]
 
@@ -175,3 +176,16 @@ def test_lease_is_taken_by_exactly_one_of_many_racing_processes(postgres_url):
     finally:
         for db in databases:
             db.close()
+
+
+def test_a_long_order_keeps_its_lease_and_lets_it_go_after(database):
+    """An order longer than the lease: the owner keeps renewing while it runs."""
+    owner = Lease(database, LETS_ENCRYPT_PRODUCTION, seconds=0.6)
+    other = Lease(database, LETS_ENCRYPT_PRODUCTION, seconds=0.6)
+    assert owner.try_acquire()
+    with held(owner):  # the order takes 2 s, over three times the lease
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until:
+            assert not other.try_acquire()
+    # Renewal stops with the order: once the lease runs out, another may own.
+    wait_until(other.try_acquire, timeout=5, what="the lease to expire after the order")

@@ -33,6 +33,7 @@ from onebin.tls.storage import (
     CertificateStorage,
     CertificateStore,
     StoredCertificate,
+    held,
     parse_certificate,
 )
 
@@ -245,7 +246,8 @@ class CertificateManager:
             return seconds_until(ready, now, at_most=OWNER_INTERVAL)
         started = time.monotonic()
         try:
-            issued = self.issuer.issue(self.domains)
+            with held(self.store.lock):
+                issued = self.issuer.issue(self.domains)
         except AcmeError as error:
             return self._failed(str(error), failed_at, consecutive)
         except Exception as error:

@@ -28,6 +28,9 @@ import logging
 import os
 import re
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -197,6 +200,37 @@ class Ownership(Protocol):
     def try_acquire(self) -> bool: ...
 
     def release(self) -> None: ...
+
+
+@contextmanager
+def held(ownership: Ownership) -> Iterator[None]:
+    """Keep renewing ``ownership`` every third of its length while the block runs.
+
+    An ACME order can outlast a lease (a slow CA, a challenge retried): without
+    renewal another replica would take over mid-order and order a second
+    certificate. A kernel lock (``hold_seconds`` None) needs nothing. A renewal
+    that fails is logged; the order goes on, as the lease simply expires.
+    """
+    hold = ownership.hold_seconds
+    if hold is None:
+        yield
+        return
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(hold / 3):
+            try:
+                ownership.try_acquire()
+            except Exception as error:
+                logger.warning("could not renew the certificate lease: %s", error)
+
+    keeper = threading.Thread(target=renew, name="onebin-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
 
 
 class CertificateStorage(Protocol):
