@@ -21,7 +21,7 @@ from onebin.config import Settings
 from onebin.items import app as items_app
 from onebin.items.repository import now_iso
 from onebin.store.tokens import TokenStore
-from tests.postgres import PostgresServer, find_binaries
+from tests.postgres import running_postgres
 
 
 def with_database(url: str, name: str) -> str:
@@ -34,12 +34,8 @@ def with_database(url: str, name: str) -> str:
 def scratch_database(url: str | None) -> Iterator[str]:
     """The URL of a new empty database, dropped when the block ends."""
     if url is None:
-        server = PostgresServer(find_binaries())
-        try:
-            server.start()
+        with running_postgres() as server:
             yield server.create_database()
-        finally:
-            server.destroy()
         return
     name = f"onebin_bench_{os.getpid()}"
     with psycopg.connect(url, autocommit=True) as conn:

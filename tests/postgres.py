@@ -25,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -127,15 +128,22 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """The session's PostgreSQL, started on first use and stopped at the end."""
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A cluster of its own, started, and removed (data and all) afterwards."""
     server = PostgresServer(find_binaries())
     try:
         server.start()
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL, started on first use and stopped at the end."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture
@@ -151,9 +159,5 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 @pytest.fixture
 def private_postgres() -> Iterator[PostgresServer]:
     """A cluster for this test alone, for tests that stop, kill or fill it."""
-    server = PostgresServer(find_binaries())
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.destroy()

@@ -29,15 +29,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from onebin import Database
 from onebin.items.listing import RANKED_CANDIDATES, RELEVANCE, ListQuery
-from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch, NotFound, VersionConflict
+from onebin.items.models import Item, ItemCreate, ItemPatch, NotFound, VersionConflict
 from onebin.items.repository import (
     Row,
-    empty_page,
+    StoreReads,
     item_from_row,
     now_iso,
-    page_of,
     patch_changes,
     tags_json,
 )
@@ -177,19 +175,9 @@ def _refused(conn: Connection, item_id: int) -> Exception:
     return VersionConflict(row["version"])
 
 
-class PostgresItemStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def get(self, item_id: int) -> Item:
-        return await self.db.lookup(lambda conn: _fetch(conn, item_id))
-
-    async def list(self, query: ListQuery) -> ItemPage:
-        if query.matches_nothing:
-            return empty_page(query)
-        # As on SQLite: an indexed order is a lookup, a search a read.
-        read = self.db.lookup if query.terms is None else self.db.read
-        return page_of(query, await read(lambda conn: page_rows(conn, query)))
+class PostgresItemStore(StoreReads):
+    fetch = staticmethod(_fetch)
+    rows = staticmethod(page_rows)
 
     async def create(self, new: ItemCreate) -> Item:
         params = {"name": new.name, "description": new.description, "tags": tags_json(new.tags)}

@@ -26,13 +26,13 @@ Each migration carries its SQLite SQL and, where PostgreSQL needs other SQL, its
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import msgspec
 
-from onebin import Migration
+from onebin import Database, Migration
 from onebin.items.listing import RELEVANCE, ListQuery, encode_cursor
 from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
 
@@ -195,3 +195,28 @@ def page_of(query: ListQuery, rows: Sequence[Row]) -> ItemPage:
         key = "score" if query.sort_field == RELEVANCE else query.sort_field
         next_cursor = encode_cursor(query.sort, last[key], last["id"])
     return ItemPage(items=items, next_cursor=next_cursor, limit=query.limit)
+
+
+class StoreReads:
+    """``get`` and ``list``, alike on every engine: each store names its two queries.
+
+    ``fetch(conn, item_id)`` returns the item or raises ``NotFound``; ``rows(conn,
+    query)`` returns up to ``limit + 1`` rows of a page. A page in an indexed order
+    costs at most ``limit`` index steps, so it is a lookup; a search can touch many
+    rows and is a read.
+    """
+
+    fetch: Callable[[Any, int], Item]
+    rows: Callable[[Any, ListQuery], Sequence[Row]]
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, item_id: int) -> Item:
+        return await self.db.lookup(lambda conn: self.fetch(conn, item_id))
+
+    async def list(self, query: ListQuery) -> ItemPage:
+        if query.matches_nothing:
+            return empty_page(query)
+        read = self.db.lookup if query.terms is None else self.db.read
+        return page_of(query, await read(lambda conn: self.rows(conn, query)))

@@ -28,14 +28,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection
 
-from onebin import Database, match_expression
+from onebin import match_expression
 from onebin.items.listing import RANKED_CANDIDATES, RELEVANCE, ListQuery
-from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch, NotFound, VersionConflict
+from onebin.items.models import Item, ItemCreate, ItemPatch, NotFound, VersionConflict
 from onebin.items.repository import (
-    empty_page,
+    StoreReads,
     item_from_row,
     now_iso,
-    page_of,
     patch_changes,
     tags_json,
 )
@@ -118,20 +117,9 @@ def _check_version(current: Item, expected: Collection[int] | None) -> None:
         raise VersionConflict(current.version)
 
 
-class SQLiteItemStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def get(self, item_id: int) -> Item:
-        return await self.db.lookup(lambda conn: _fetch(conn, item_id))
-
-    async def list(self, query: ListQuery) -> ItemPage:
-        if query.matches_nothing:
-            return empty_page(query)
-        # A page in one of the indexed orders costs at most `limit` index steps and
-        # stays on the loop; a search can touch many rows and goes to a reader thread.
-        read = self.db.lookup if query.terms is None else self.db.read
-        return page_of(query, await read(lambda conn: page_rows(conn, query)))
+class SQLiteItemStore(StoreReads):
+    fetch = staticmethod(_fetch)
+    rows = staticmethod(page_rows)
 
     async def create(self, new: ItemCreate) -> Item:
         def insert(conn: sqlite3.Connection) -> Item:
