@@ -64,8 +64,15 @@ def read_by_a_worker(client: socket.socket, port: int, workers: set[int]) -> int
 
 
 def pending(pid: int, sig: int) -> bool:
-    """Whether ``sig`` was sent to ``pid`` and not delivered yet."""
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    """Whether ``sig`` was sent to ``pid`` and not delivered yet.
+
+    A worker with no upload to wait for may finish its shutdown and be gone before
+    this looks: a process that no longer exists has nothing pending.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return False
     masks = [int(line.split()[1], 16) for line in status if line.startswith(("SigPnd", "ShdPnd"))]
     return any(mask & (1 << (sig - 1)) for mask in masks)
 
