@@ -78,31 +78,24 @@ class FailureLimiter(Protocol):
     async def record_failure(self, key: str, now: float) -> None: ...
 
 
-def weighted_count(current: float, previous: float, elapsed: float, window_seconds: float) -> float:
-    """Failures in the sliding window ending now, from two fixed windows' counts.
-
-    The previous fixed window is assumed uniform, so it counts by the part of it the
-    sliding window still covers; ``elapsed`` is the time since the current one began.
-    """
-    return current + previous * (1 - elapsed / window_seconds)
-
-
 def seconds_until_allowed(
-    current: float, previous: float, elapsed: float, *, max_failures: int, window_seconds: float
+    current: int, previous: int, elapsed: float, *, max_failures: int, window_seconds: float
 ) -> float | None:
-    """None if another attempt is allowed now, else when ``weighted_count`` drops below the limit.
+    """None if another attempt is allowed now, else the seconds until it is.
 
-    The approximation averages ``max_failures`` per window over time and lets through at
-    most twice that in any one ``window_seconds`` span, which is enough to make the token
-    check useless as a cheap way to load the server.
+    A key's count is its failures in the current fixed window plus the previous one.
+    The usual sliding-window estimate weighs the previous window by the part still
+    covered, as if its failures were spread evenly; ten failures in three seconds
+    across a window boundary then counted 9.9 and let an eleventh through. Counting
+    the previous window whole never under-counts the failures of the last
+    ``window_seconds``: a key at the limit waits until the window that put it there
+    stops counting, at most two windows.
     """
-    if weighted_count(current, previous, elapsed, window_seconds) < max_failures:
+    if current + previous < max_failures:
         return None
-    if current < max_failures:  # the previous window's weight decays linearly to zero
-        wait = (1 - (max_failures - current) / previous) * window_seconds - elapsed
-    else:  # the current window must first become the previous one, then decay enough
-        wait = window_seconds - elapsed + (1 - max_failures / current) * window_seconds
-    return max(wait, 0.0)  # rounding can put an estimate just at the limit a hair late
+    if current < max_failures:  # the previous window stops counting when this one ends
+        return window_seconds - elapsed
+    return 2 * window_seconds - elapsed  # this window must end, then stop counting too
 
 
 class SharedFailureLimiter:

@@ -2,8 +2,8 @@
 
 ``SharedFailureLimiter`` keeps its counts in one host's memory, so N replicas behind a
 load balancer would each allow N times the limit. Here the counts are rows of the
-run's database, one per (client key, fixed window), raised by an UPSERT; the sliding
-window is estimated from two fixed windows exactly as in ``onebin.limiter``.
+run's database, one per (client key, fixed window), raised by an UPSERT; a key's count is its
+current and previous fixed windows, exactly as in ``onebin.limiter``.
 
 Rows older than the previous window can never count again and are deleted, at most
 once per window per process, so the table holds at most two windows of keys. Unlike
@@ -79,7 +79,7 @@ class DatabaseFailureLimiter:
     ``now`` is wall time (``clock`` is ``time.time``): replicas on different hosts
     share no monotonic clock, and a window is the same number everywhere only on a
     clock they agree on (NTP keeps them within milliseconds; a replica whose clock
-    is off by seconds counts into a neighbouring window, which the sliding estimate
+    is off by seconds counts into a neighbouring window, which the two-window count
     tolerates). A check is one indexed read, a failure one short write, both off the
     event loop on PostgreSQL.
     """
