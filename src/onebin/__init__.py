@@ -23,6 +23,12 @@ _PUBLIC = {
     "Database": "onebin.store",
     "Migration": "onebin.store",
     "TokenRecord": "onebin.store",
+    # changes as events, streamed live
+    "Events": "onebin.events",
+    "Event": "onebin.events",
+    # background jobs
+    "Job": "onebin.jobs.queue",
+    "Periodic": "onebin.jobs.schedule",
     # static files and their headers
     "Static": "onebin.assets",
     "SecurityHeaders": "onebin.assets",

@@ -13,7 +13,7 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,11 @@ from onebin.assets import SecurityHeaders, Static
 from onebin.auth import Authenticator
 from onebin.config import Settings
 from onebin.errors import AppError
+from onebin.events import Events
 from onebin.http import BodyLimits
+from onebin.jobs.queue import JobQueue
+from onebin.jobs.runner import Handler
+from onebin.jobs.schedule import Periodic
 from onebin.store.database import Database
 from onebin.store.migrations import LIBRARY_COMPONENT, Migration
 from onebin.store.tokens import TokenRecord
@@ -38,14 +42,26 @@ class Context:
     """What onebin hands an application's ``routes`` function at start.
 
     ``settings`` are the validated settings of this run, ``db`` the database (see
-    docs/library.md for its ``lookup``/``read``/``write`` contract), ``body_limits``
-    the request body limits to pass to ``read_json``. onebin builds the context; an
+    docs/library.md for its ``lookup``/``read``/``write`` contract), ``events`` its
+    event log (``append`` in a write, ``stream`` to mount), ``body_limits`` the
+    request body limits to pass to ``read_json``. onebin builds the context; an
     application only reads it.
     """
 
-    def __init__(self, settings: Settings, db: Database, auth: Authenticator) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        auth: Authenticator,
+        events: Events,
+        *,
+        jobs: JobQueue | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
+        self.events = events
+        # The job queue: ``context.jobs.enqueue(conn, kind, payload)`` inside a write.
+        self.jobs = jobs if jobs is not None else JobQueue(db)  # type: ignore[arg-type]
         self.body_limits = BodyLimits(max_bytes=settings.max_body_bytes)
         self._auth = auth
 
@@ -60,6 +76,9 @@ class Context:
 
 
 Routes = Callable[[Context], Sequence[BaseRoute]]
+JobHandlers = Callable[[Context], Mapping[str, Handler]]
+# Job kinds starting with this are onebin's own (webhook delivery, pruning).
+RESERVED_KIND_PREFIX = "onebin."
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,11 @@ class App:
       that claims them is refused at start.
     - ``static``: the app's static files (``Static``); paths no route claims go there.
     - ``headers``: the security headers of its HTML pages; strict by default.
+    - ``jobs``: called once per process with the ``Context``; returns the app's job
+      handlers by kind (``{"send-mail": send_mail}``), each an async function of a
+      ``Job``. Kinds starting with ``onebin.`` are onebin's.
+    - ``periodic``: ``Periodic`` jobs, enqueued once per slot across all processes;
+      each needs a handler in ``jobs``.
     """
 
     name: str
@@ -88,6 +112,8 @@ class App:
     routes: Routes | None = None
     static: Static | None = None
     headers: SecurityHeaders = field(default_factory=SecurityHeaders)
+    jobs: JobHandlers | None = None
+    periodic: Sequence[Periodic] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -102,6 +128,14 @@ class App:
             self._refuse("static", "a Static", self.static)
         if not isinstance(self.headers, SecurityHeaders):
             self._refuse("headers", "a SecurityHeaders", self.headers)
+        if self.jobs is not None and not callable(self.jobs):
+            self._refuse("jobs", "a function of the Context returning handlers", self.jobs)
+        for periodic in self.periodic:
+            if not isinstance(periodic, Periodic):
+                self._refuse("periodic", "a sequence of Periodic", periodic)
+            self.check_kind(periodic.kind)
+        if self.periodic and self.jobs is None:
+            raise AppError(f"app {self.name!r}: periodic jobs need their handlers in jobs=")
         for migration in self.migrations:
             if not isinstance(migration, Migration):
                 raise AppError(
@@ -113,6 +147,14 @@ class App:
                     f"app {self.name!r}: migration component {LIBRARY_COMPONENT!r} is onebin's; "
                     "name your own (e.g. the app's name)"
                 )
+
+    def check_kind(self, kind: str) -> None:
+        """``AppError`` for a job kind that is onebin's."""
+        if kind.startswith(RESERVED_KIND_PREFIX):
+            raise AppError(
+                f"app {self.name!r}: job kind {kind!r} is onebin's "
+                f"(kinds starting {RESERVED_KIND_PREFIX!r} are reserved)"
+            )
 
     def _refuse(self, field_name: str, kind: str, value: object) -> None:
         raise AppError(

@@ -30,6 +30,7 @@ from onebin.config import (
     unknown_variables,
 )
 from onebin.errors import AppError, BuildError, ConfigError, OnebinError, StoreError
+from onebin.jobs.cli import add_jobs_commands
 from onebin.store.backup import backup
 from onebin.store.database import Engine
 from onebin.store.integrity import run_check
@@ -39,6 +40,7 @@ from onebin.store.restore import restore
 from onebin.store.tokens import TokenStore, carry_revocations
 from onebin.suggest import SuggestingParser
 from onebin.values import database_url
+from onebin.webhooks.cli import add_webhook_commands
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -347,6 +349,9 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
     revoke.add_argument("name", help="the token's name, as shown by 'token list'")
     arguments(revoke, DATA_DIR_ONLY)
     revoke.set_defaults(handler=cmd_token_revoke, options=DATA_DIR_ONLY)
+
+    add_jobs_commands(commands, arguments, DATA_DIR_ONLY)
+    add_webhook_commands(commands, arguments, DATA_DIR_ONLY)
 
     new = commands.add_parser(
         "new",

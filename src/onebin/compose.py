@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
@@ -26,9 +26,18 @@ from onebin.assets import assets_app
 from onebin.auth import Authenticator
 from onebin.config import Settings
 from onebin.errors import AppError, StoreFault
+from onebin.events import CHANNEL as EVENTS_CHANNEL
+from onebin.events import Events
+from onebin.events.tables import MIGRATIONS as EVENT_MIGRATIONS
 from onebin.headers import secured
 from onebin.health import Readiness
 from onebin.http import JsonResponse, error_response, fault_response
+from onebin.jobs.library import LIBRARY_JOBS
+from onebin.jobs.queue import CHANNEL as JOBS_CHANNEL
+from onebin.jobs.queue import JobQueue
+from onebin.jobs.runner import Handler, JobRunner, merged_handlers
+from onebin.jobs.schedule import Periodic, check_kind
+from onebin.jobs.tables import MIGRATIONS as JOB_MIGRATIONS
 from onebin.limiter import FailureLimiter
 from onebin.logs import RepeatLimiter
 from onebin.store.connection import check_owner
@@ -36,12 +45,15 @@ from onebin.store.database import Engine
 from onebin.store.integrity import check_at_start
 from onebin.store.limiter import MIGRATIONS as LIMITER_MIGRATIONS
 from onebin.store.migrations import Migration
+from onebin.store.notices import Notices, notices_for
 from onebin.store.restore import finish_interrupted_restore
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.store.tokens import TokenStore
 from onebin.tls.tables import MIGRATIONS as TLS_MIGRATIONS
 from onebin.types import ASGIApp, Message, Receive, Scope, Send
+from onebin.webhooks import fan_out
+from onebin.webhooks.tables import MIGRATIONS as WEBHOOK_MIGRATIONS
 
 logger = logging.getLogger("onebin")
 # One line per kind of failure and minute, however many requests hit it.
@@ -50,12 +62,22 @@ failures = RepeatLimiter(logger, window=10.0)
 # Paths onebin answers itself, whatever the application.
 RESERVED_PATHS = ("/healthz", "/readyz")
 RESERVED_PREFIXES = ("/.well-known/acme-challenge/", "/_onebin/")
+# What the processes sharing a database wake each other for.
+CHANNELS = (EVENTS_CHANNEL, JOBS_CHANNEL)
 
 
 def app_migrations(app: App) -> list[Migration]:
-    """onebin's own migrations (tokens, the failed-token limiter, certificates), then the
-    app's: what its database is made of."""
-    return [*TOKEN_MIGRATIONS, *LIMITER_MIGRATIONS, *TLS_MIGRATIONS, *app.migrations]
+    """onebin's own migrations (tokens, the failed-token limiter, certificates, jobs,
+    events, webhooks), then the app's: what its database is made of."""
+    return [
+        *TOKEN_MIGRATIONS,
+        *LIMITER_MIGRATIONS,
+        *TLS_MIGRATIONS,
+        *JOB_MIGRATIONS,
+        *EVENT_MIGRATIONS,
+        *WEBHOOK_MIGRATIONS,
+        *app.migrations,
+    ]
 
 
 def open_database(settings: Settings, app: App, *, alone: bool = False) -> Engine:
@@ -275,9 +297,68 @@ def reserved_claims(claimed: Claims) -> list[str]:
     return taken
 
 
-def make_context(settings: Settings, db: Engine, limiter: FailureLimiter) -> Context:
-    """The ``Context`` of one serving process."""
-    return Context(settings, db, Authenticator(TokenStore(db), limiter))
+def make_context(
+    settings: Settings, db: Engine, limiter: FailureLimiter, notices: Notices | None = None
+) -> Context:
+    """The ``Context`` of one serving process.
+
+    ``notices`` are the process's wake-ups, which the server starts; without them
+    (tests, the command line) the engine's are made here and never started, so
+    waiters poll.
+    """
+    if notices is None:
+        notices = notices_for(db, CHANNELS)
+    events, jobs = Events(db, notices), JobQueue(db, notices)
+    fan_out(events.log, jobs)  # every event queues its webhook deliveries as it commits
+    return Context(settings, db, Authenticator(TokenStore(db), limiter), events, jobs=jobs)
+
+
+def app_jobs(context: Context, app: App) -> tuple[dict[str, Handler], list[Periodic]]:
+    """Every job handler and periodic job of a process: onebin's, then the app's.
+
+    ``AppError`` for an app that uses a kind of onebin's, a handler that is not a
+    function, or a periodic job without a handler.
+    """
+    made = app.jobs(context) if app.jobs is not None else {}
+    if not isinstance(made, Mapping):
+        raise AppError(
+            f"app {app.name!r}: jobs() must return a dict of kind to handler, "
+            f"not {type(made).__name__}"
+        )
+    for kind, handler in made.items():
+        try:
+            check_kind(kind)
+        except AppError as exc:
+            raise AppError(f"app {app.name!r}: {exc}") from None
+        app.check_kind(kind)
+        if not callable(handler):
+            raise AppError(f"app {app.name!r}: the handler of job kind {kind!r} is not a function")
+    for periodic in app.periodic:
+        if periodic.kind not in made:
+            raise AppError(
+                f"app {app.name!r}: periodic job {periodic.kind!r} has no handler in jobs()"
+            )
+    library = [component(context) for component in LIBRARY_JOBS]
+    handlers = merged_handlers(*(part.handlers for part in library), made)
+    periodic = [job for part in library for job in part.periodic] + list(app.periodic)
+    return handlers, periodic
+
+
+def job_runner(context: Context, app: App) -> JobRunner | None:
+    """The job runner of one serving process; None with ``--job-workers 0``."""
+    settings = context.settings
+    if settings.job_workers == 0:
+        return None
+    handlers, periodic = app_jobs(context, app)
+    return JobRunner(
+        context.jobs,
+        handlers,
+        periodic,
+        concurrency=settings.job_workers,
+        lease=settings.job_lease,
+        retry_base=settings.job_retry_delay,
+        graceful_timeout=settings.graceful_timeout,
+    )
 
 
 def app_routes(context: Context, app: App) -> list[BaseRoute]:
@@ -303,7 +384,9 @@ def build_app(context: Context, app: App) -> ASGIApp:
     without_slash_redirects(routes)
     api = secured(build_api(routes, context.settings.cors_origins), app.headers)
     settings = context.settings
-    health = health_app(Readiness(context.db, settings.data_dir, settings.min_free_disk))
+    health = health_app(
+        Readiness(context.db, settings.data_dir, settings.min_free_disk, jobs=context.jobs)
+    )
     static = assets_app(app.static, app.headers)
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:

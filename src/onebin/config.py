@@ -80,6 +80,10 @@ class Settings:
     backup_every: float | None = None
     backup_keep: int = 7
     auth_failure_limit: int = 10
+    job_workers: int = 4
+    job_lease: float = 30.0
+    job_retry_delay: float = 2.0
+    events_keep: float = 7 * 24 * 3600.0
     trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     domain: tuple[str, ...] = ()
@@ -214,7 +218,28 @@ SETTINGS: tuple[Option, ...] = (
     Option(
         "auth_failure_limit",
         values.int_in(1, 60_000),
-        "bad-token attempts per client address per minute before 429",
+        "bad-token attempts per client address in this and the previous minute before 429",
+    ),
+    Option(
+        "job_workers",
+        values.int_in(0, 1000),
+        "background jobs each process runs at once (0: this process runs none)",
+    ),
+    Option(
+        "job_lease",
+        values.float_above(1),
+        "seconds a claimed job is held without renewal; a lost process's jobs run again after it",
+    ),
+    Option(
+        "job_retry_delay",
+        values.positive_float,
+        "seconds before a failed job's first retry; doubled per attempt, up to an hour",
+    ),
+    Option(
+        "events_keep",
+        values.duration,
+        "how long changes stay in the event log, for streams and webhooks to resume from",
+        shown_default="7d",
     ),
     Option(
         "trusted_proxies",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from onebin.errors import StoreError
+from onebin.jobs.queue import JobQueue
 from onebin.store.database import Engine
 
 CACHE_SECONDS = 1.0
@@ -44,11 +45,17 @@ def free_bytes(path: Path) -> int:
 
 @dataclass
 class Readiness:
-    """Checks the database and the disk; ``report()`` is what ``/readyz`` answers."""
+    """Checks the database and the disk; ``report()`` is what ``/readyz`` answers.
+
+    With ``jobs``, the report also tells the job queue's backlog: how many jobs are
+    due and not yet running, and how long the oldest has waited. It is a detail
+    for the operator, not a check: a backlog does not make a process unready.
+    """
 
     db: Engine
     data_dir: Path
     min_free_disk: int
+    jobs: JobQueue | None = None
     clock: Callable[[], float] = time.monotonic
     _last: tuple[float, dict[str, Any]] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -63,7 +70,12 @@ class Readiness:
                 "disk": self._disk(),
             }
             ready = all(value == "ok" for value in checks.values())
-            report = {"status": "ready" if ready else "not_ready", "checks": checks}
+            report: dict[str, Any] = {
+                "status": "ready" if ready else "not_ready",
+                "checks": checks,
+            }
+            if self.jobs is not None and ready:
+                report["jobs"] = await self._jobs(self.jobs)
             self._last = (self.clock(), report)
             return report
 
@@ -82,6 +94,13 @@ class Readiness:
         except StoreError as error:
             return str(error)
         return "ok"
+
+    async def _jobs(self, jobs: JobQueue) -> dict[str, Any]:
+        try:
+            backlog = await jobs.backlog()
+        except StoreError as error:
+            return {"error": str(error)}
+        return {"due": backlog.depth, "oldest_due_seconds": round(backlog.oldest_age, 3)}
 
     def _disk(self) -> str:
         try:

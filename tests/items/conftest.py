@@ -48,7 +48,7 @@ def empty_items_database(postgres_server: PostgresServer, items_database: str) -
     with closing(psycopg.connect(items_database, autocommit=True)) as conn:
         row = conn.execute("SELECT to_regclass('items') IS NOT NULL").fetchone()
         if row is not None and row[0]:
-            conn.execute("TRUNCATE items, tokens RESTART IDENTITY")
+            conn.execute("TRUNCATE items, tokens, onebin_events RESTART IDENTITY")
     return items_database
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from onebin.compose import app_migrations
 from onebin.errors import StoreError
+from onebin.events import Events
 from onebin.items import app as items_app
 from onebin.items import item_store
 from onebin.items.listing import ListQuery
@@ -20,6 +21,7 @@ from onebin.items.models import ItemCreate
 from onebin.store.checksum import Checksum
 from onebin.store.database import Engine
 from onebin.store.migrations import Migration
+from onebin.store.notices import notices_for
 from onebin.store.postgres import PostgresDatabase
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore
@@ -40,6 +42,11 @@ WORDS = [
 ]
 
 
+def items_of(db):
+    """The items store of ``db``, with an event log nothing follows."""
+    return item_store(db, Events(db, notices_for(db, ())))
+
+
 def test_verification_failure_names_the_table_and_both_sides():
     error = VerificationFailed("items", Checksum(2, 1), Checksum(2, 2))
     assert str(error).startswith("table items: the copy does not match its source")
@@ -57,7 +64,7 @@ def sqlite_db(path: Path, migrations=MIGRATIONS) -> SQLiteDatabase:
 
 def add_items(db: Engine, *names: str) -> list[int]:
     async def create() -> list[int]:
-        store = item_store(db)
+        store = items_of(db)
         made = [
             await store.create(ItemCreate(name=name, description=f"about {name}", tags=["t"]))
             for name in names
@@ -68,7 +75,7 @@ def add_items(db: Engine, *names: str) -> list[int]:
 
 
 def search(db: Engine, word: str) -> list[str]:
-    page = asyncio.run(item_store(db).list(ListQuery(terms=(word,))))
+    page = asyncio.run(items_of(db).list(ListQuery(terms=(word,))))
     return sorted(item.name for item in page.items)
 
 
@@ -84,7 +91,7 @@ def source(tmp_path: Path) -> Path:
     db = sqlite_db(path)
     try:
         ids = add_items(db, "Café crème", "Tea", "Gone", "Water")
-        asyncio.run(item_store(db).delete(ids[2], None))
+        asyncio.run(items_of(db).delete(ids[2], None))
         TokenStore(db).create("kept")
         TokenStore(db).create("old")
         TokenStore(db).revoke("old")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from onebin import App, Context, Database, Static, __version__
+from onebin import App, Context, Database, Events, Static, __version__
 from onebin.items.api import ItemsApi
 from onebin.items.postgres import PostgresItemStore
 from onebin.items.repository import MIGRATIONS, ItemStore
@@ -18,16 +18,19 @@ from onebin.items.sqlite import SQLiteItemStore
 STORES = {"sqlite": SQLiteItemStore, "postgresql": PostgresItemStore}
 
 
-def item_store(db: Database) -> ItemStore:
-    """The store for ``db``'s engine."""
+def item_store(db: Database, events: Events) -> ItemStore:
+    """The store for ``db``'s engine; every change it makes appends to ``events``."""
     store = STORES.get(db.engine)
     if store is None:
         raise RuntimeError(f"the items app has no store for the {db.engine!r} database engine")
-    return store(db)
+    return store(db, events)
 
 
 def routes(context: Context) -> list[BaseRoute]:
-    api = ItemsApi(item_store(context.db), context.require_token, body_limits=context.body_limits)
+    store = item_store(context.db, context.events)
+    api = ItemsApi(
+        store, context.require_token, body_limits=context.body_limits, events=context.events
+    )
     return list(api.routes())
 
 

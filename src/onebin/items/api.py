@@ -19,6 +19,7 @@ from starlette.routing import Mount
 from onebin import (
     ApiError,
     BodyLimits,
+    Events,
     JsonResponse,
     TokenRecord,
     none_match,
@@ -101,11 +102,17 @@ class ItemsApi:
     """Routes for ``/api`` bound to one store and one token check."""
 
     def __init__(
-        self, items: ItemStore, require_token: TokenCheck, *, body_limits: BodyLimits
+        self,
+        items: ItemStore,
+        require_token: TokenCheck,
+        *,
+        body_limits: BodyLimits,
+        events: Events,
     ) -> None:
         self.items = items
         self.require_token = require_token
         self.body_limits = body_limits
+        self.events = events
 
     def routes(self) -> list[Mount]:
         """Everything below ``/api``: a path there that no route names is a JSON 404."""
@@ -123,10 +130,15 @@ class ItemsApi:
                         },
                     ),
                     resource("/token", {"GET": self.token}),
+                    resource("/events", {"GET": self.subscribe}),
                     resource("/openapi.json", {"GET": self.openapi}),
                 ],
             )
         ]
+
+    async def subscribe(self, request: Request) -> Response:
+        """Every change to an item, live, as Server-Sent Events (no token: reads are public)."""
+        return self.events.stream(request)  # type: ignore[return-value]
 
     async def list_items(self, request: Request) -> Response:
         try:

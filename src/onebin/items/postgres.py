@@ -63,7 +63,7 @@ _UPDATE = (
 _DELETE = (
     "DELETE FROM items "
     "WHERE id = %(id)s AND (%(versions)s::bigint[] IS NULL OR version = ANY(%(versions)s)) "
-    "RETURNING id"
+    "RETURNING id, version"
 )
 _VERSION = "SELECT version FROM items WHERE id = %(id)s"
 # The newest matches, then their scores: ts_rank runs on RANKED_CANDIDATES rows at
@@ -183,7 +183,9 @@ class PostgresItemStore(StoreReads):
         params = {"name": new.name, "description": new.description, "tags": tags_json(new.tags)}
 
         def insert(conn: Connection) -> Item:
-            return item_from_row(conn.execute(_INSERT, {**params, "stamp": now_iso()}).fetchone())
+            item = item_from_row(conn.execute(_INSERT, {**params, "stamp": now_iso()}).fetchone())
+            self.changed(conn, "created", item.id, item.version)
+            return item
 
         return await self.db.write(insert)
 
@@ -198,7 +200,9 @@ class PostgresItemStore(StoreReads):
             row = conn.execute(_UPDATE, {**params, "stamp": now_iso()}).fetchone()
             if row is None:
                 raise _refused(conn, item_id)
-            return item_from_row(row)
+            item = item_from_row(row)
+            self.changed(conn, "updated", item.id, item.version)
+            return item
 
         return await self.db.write(apply)
 
@@ -206,7 +210,9 @@ class PostgresItemStore(StoreReads):
         params = _at_version(item_id, expected)
 
         def remove(conn: Connection) -> None:
-            if conn.execute(_DELETE, params).fetchone() is None:
+            row = conn.execute(_DELETE, params).fetchone()
+            if row is None:
                 raise _refused(conn, item_id)
+            self.changed(conn, "deleted", item_id, row["version"])
 
         await self.db.write(remove)

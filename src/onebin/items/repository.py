@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from onebin import Database, Migration
+from onebin import Database, Events, Migration
 from onebin.items.listing import RELEVANCE, ListQuery, encode_cursor
 from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
 
@@ -198,7 +198,8 @@ def page_of(query: ListQuery, rows: Sequence[Row]) -> ItemPage:
 
 
 class StoreReads:
-    """``get`` and ``list``, alike on every engine: each store names its two queries.
+    """``get``, ``list`` and event appends, alike on every engine: each store names its
+    two queries.
 
     ``fetch(conn, item_id)`` returns the item or raises ``NotFound``; ``rows(conn,
     query)`` returns up to ``limit + 1`` rows of a page. A page in an indexed order
@@ -209,8 +210,14 @@ class StoreReads:
     fetch: Callable[[Any, int], Item]
     rows: Callable[[Any, ListQuery], Sequence[Row]]
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: Events) -> None:
         self.db = db
+        self.events = events
+
+    def changed(self, conn: Any, change: str, item_id: int, version: int) -> None:
+        """Appends ``item.<change>`` in the write's transaction: an event exists if and
+        only if its change committed, so a subscriber never misses one or sees a ghost."""
+        self.events.append(conn, f"item.{change}", {"id": item_id, "version": version})
 
     async def get(self, item_id: int) -> Item:
         return await self.db.lookup(lambda conn: self.fetch(conn, item_id))

@@ -129,7 +129,9 @@ class SQLiteItemStore(StoreReads):
                 "VALUES (?, ?, ?, ?, ?, 1)",
                 (new.name, new.description, tags_json(new.tags), stamp, stamp),
             )
-            return _fetch(conn, cursor.lastrowid or 0)
+            item = _fetch(conn, cursor.lastrowid or 0)
+            self.changed(conn, "created", item.id, item.version)
+            return item
 
         return await self.db.write(insert)
 
@@ -151,13 +153,17 @@ class SQLiteItemStore(StoreReads):
                     item_id,
                 ),
             )
-            return _fetch(conn, item_id)
+            item = _fetch(conn, item_id)
+            self.changed(conn, "updated", item.id, item.version)
+            return item
 
         return await self.db.write(apply)
 
     async def delete(self, item_id: int, expected: Collection[int] | None) -> None:
         def remove(conn: sqlite3.Connection) -> None:
-            _check_version(_fetch(conn, item_id), expected)
+            current = _fetch(conn, item_id)
+            _check_version(current, expected)
             conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
+            self.changed(conn, "deleted", item_id, current.version)
 
         await self.db.write(remove)

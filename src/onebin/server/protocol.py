@@ -22,8 +22,11 @@ version and ``tests/server/test_protocol.py`` keep it honest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import socket
 import ssl
+import struct
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -44,6 +47,8 @@ HEADER_LINE_OVERHEAD = 4
 # After a refusal, how long what the client still sends is read and dropped, so that
 # its unread bytes do not turn the close into a reset that loses the answer.
 LINGER = 1.0
+# SO_LINGER on, zero seconds: close() resets the connection and discards unsent data.
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,19 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
             self._release()
             super().connection_lost(exc)
 
+        def hang_up(self) -> None:
+            """Reset the connection, dropping what the client has not taken.
+
+            A plain close, or the transport's abort, leaves the kernel holding the
+            unsent bytes of an orphaned socket for minutes; a zero linger makes the
+            close a reset that frees them now.
+            """
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+            self.transport.abort()
+
         def _expect(self, phase: str, seconds: float) -> None:
             self._phase = phase
             self.deadline = self.loop.time() + seconds
@@ -182,6 +200,9 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            # A long response (an event stream) drops a client that stopped reading
+            # with this: closing would wait for the unsent bytes to flush, forever.
+            self.scope["extensions"] = {"onebin.abort": self.hang_up}
             self._head_bytes = 0
             if self.deadline is None:
                 self._expect("head", limits.header_timeout)

@@ -11,7 +11,7 @@ import logging
 import signal
 
 from onebin.app import App
-from onebin.compose import app_routes, make_context, open_database
+from onebin.compose import app_jobs, app_routes, make_context, open_database
 from onebin.config import Settings
 from onebin.errors import OnebinError
 from onebin.limiter import SharedFailureLimiter
@@ -41,7 +41,9 @@ def serve(settings: Settings, app: App) -> int:
         # composed once too, so routes onebin refuses stop the start, not each worker.
         db = open_database(settings, app, alone=lock.alone)
         try:
-            app_routes(make_context(settings, db, limiter_for(settings, db, shared_limiter)), app)
+            context = make_context(settings, db, limiter_for(settings, db, shared_limiter))
+            app_routes(context, app)
+            app_jobs(context, app)
         finally:
             db.close()
         lock.share()

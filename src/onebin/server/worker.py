@@ -22,12 +22,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 
 from onebin.app import App
-from onebin.compose import build_app, make_context, open_database
+from onebin.compose import CHANNELS, build_app, job_runner, make_context, open_database
 from onebin.config import Settings
 from onebin.limiter import FailureLimiter, SharedFailureLimiter
 from onebin.logs import RepeatLimiter, quiet_repeats
@@ -38,6 +38,7 @@ from onebin.server.heartbeat import INTERVAL, Heartbeats
 from onebin.server.listen import Sockets, url
 from onebin.server.protocol import Limits, Listening, guarded_protocol
 from onebin.store.database import Engine
+from onebin.store.notices import notices_for
 from onebin.store.scheduled import BackupScheduler
 from onebin.types import ASGIApp
 
@@ -137,17 +138,34 @@ def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> Non
     loop_errors.log(logging.ERROR, message, f"{message}: {error!r}" if error else message)
 
 
+class Service(Protocol):
+    """Work a process does beside answering requests (the job runner, the event hub).
+
+    ``start`` runs once the loop runs; ``stop`` at the first stop signal, while
+    in-flight requests finish, so that what it holds open (event streams, running
+    jobs) ends within the grace period instead of holding the shutdown up.
+    """
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 async def run_listeners(
     listeners: Sequence[Listener],
     stop_signals: Sequence[signal.Signals],
     registry: ConnectionRegistry,
     beat: tuple[Heartbeats, int] | None,
+    services: Sequence[Service] = (),
 ) -> None:
     """Serve on every listener until a stop signal, then stop them all gracefully."""
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_loop_error)
+    stopping: list[asyncio.Task[None]] = []
 
     def stop_all(sig: signal.Signals) -> None:
+        if not stopping:
+            stopping.extend(loop.create_task(service.stop()) for service in services)
         for listener in listeners:
             # A second Ctrl-C while already stopping skips the grace period.
             listener.force_exit = listener.should_exit and sig == signal.SIGINT
@@ -163,9 +181,14 @@ async def run_listeners(
     keepers = [loop.create_task(registry.sweep_forever())]
     if beat is not None:
         keepers.append(loop.create_task(heartbeat(*beat)))
+    for service in services:
+        await service.start()
     try:
         await asyncio.gather(*(listener.serve([listener.sock]) for listener in listeners))
     finally:
+        if not stopping:  # the listeners ended without a signal: stop the services too
+            stopping.extend(loop.create_task(service.stop()) for service in services)
+        await asyncio.gather(*stopping, return_exceptions=True)
         for keeper in keepers:
             keeper.cancel()
         for sig in stop_signals:
@@ -186,7 +209,9 @@ def run_worker(
     db = open_database(settings, app)
     try:
         limiter = limiter_for(settings, db, shared.limiter)
-        asgi = build_app(make_context(settings, db, limiter), app)
+        notices = notices_for(db, CHANNELS)
+        context = make_context(settings, db, limiter, notices)
+        asgi = build_app(context, app)
         proxies = TrustedProxies(settings.trusted_proxies)
         registry = ConnectionRegistry(
             ConnectionLimits(shared.max_connections, settings.max_client_connections),
@@ -225,9 +250,14 @@ def run_worker(
         if manager is not None:
             manager.start()
         beat = (shared.heartbeats, number) if number is not None else None
+        # Notices first: the others wait on them.
+        services: list[Service] = [notices, context.events]
+        jobs = job_runner(context, app)
+        if jobs is not None:
+            services.append(jobs)
         try:
             with asyncio.Runner(loop_factory=listeners[0].config.get_loop_factory()) as runner:
-                runner.run(run_listeners(listeners, stop_signals, registry, beat))
+                runner.run(run_listeners(listeners, stop_signals, registry, beat, services))
         finally:
             if manager is not None:
                 manager.stop()

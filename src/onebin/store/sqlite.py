@@ -203,6 +203,13 @@ class SQLiteDatabase:
         result: T = self._transaction.once(fn, self.write_timeout)
         return result
 
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the event loop after each commit of ``write``s (not of
+        ``write_sync``, which has no loop): waiters in this process need not poll."""
+        if self._writer is None:
+            raise StoreError("database is not open")
+        self._writer.committed.append(callback)
+
     async def write(
         self, fn: Callable[[sqlite3.Connection], T], *, timeout: float | None = None
     ) -> T:

@@ -248,6 +248,8 @@ class GroupWriter:
         self._pump: asyncio.Task[None] | None = None
         self._thread = _Blocking()
         self._closing = False
+        # Called on the event loop after every commit (``SQLiteDatabase.on_commit``).
+        self.committed: list[Callable[[], None]] = []
 
     def submit(self, fn: WriteFn) -> Write:
         """Queue ``fn``; its future resolves after the commit that includes it."""
@@ -300,6 +302,8 @@ class GroupWriter:
             for write, result in done:
                 if not write.future.done():
                     write.future.set_result(result)
+            for callback in self.committed:
+                callback()
 
     def _take(self) -> list[Write]:
         batch: list[Write] = []

@@ -1,0 +1,232 @@
+"""Putting jobs in the queue, from inside the write that makes them necessary.
+
+``JobQueue.enqueue`` is a plain function called with the connection of a
+``db.write`` function, so the job is part of that transaction: it exists if and only
+if the change it follows committed (no job for a rolled-back change, no change
+without its job). On PostgreSQL it also sends a notice, delivered at commit, that
+wakes idle runners at once; without it they find the job at their next poll.
+
+The rest is what the command line and ``/readyz`` need: a job by id, a listing,
+retry, cancel, the backlog, and pruning of finished jobs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from onebin.errors import NotFound, StoreError
+from onebin.jobs.schedule import check_kind
+from onebin.jobs.tables import SQL
+from onebin.store.database import Connection, Engine
+from onebin.store.notices import Notices, notices_for
+
+CHANNEL = "onebin_jobs"
+DEFAULT_MAX_ATTEMPTS = 10
+# How much of a failure's message is kept in ``last_error``.
+MAX_ERROR_CHARS = 2000
+# /readyz counts due jobs up to this many: enough to see a backlog, cheap to count.
+DEPTH_CAP = 10_000
+STATES = ("queued", "running", "done", "dead", "cancelled")
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One attempt at a job, as its handler gets it.
+
+    ``payload`` is the JSON object given to ``enqueue`` (decoded again); ``attempt``
+    counts from 1, and a handler sees the same job again, with the next attempt
+    number, after it failed or after its process was lost while it ran: handlers
+    must tolerate running more than once (at-least-once delivery).
+    """
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job's row as stored, for the command line."""
+
+    id: int
+    kind: str
+    payload: str
+    state: str
+    attempts: int
+    max_attempts: int
+    run_at: float
+    worker: str | None
+    idempotency_key: str | None
+    last_error: str | None
+    created_at: float
+    finished_at: float | None
+
+    @classmethod
+    def of(cls, row: Any) -> JobRecord:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Queued jobs that are due now, and how long the oldest of them has waited."""
+
+    depth: int
+    oldest_age: float
+
+
+def describe_error(error: BaseException) -> str:
+    """What ``last_error`` keeps of a failure: its type and message, truncated."""
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 3] + "..."
+    return text
+
+
+def encode_payload(payload: Mapping[str, Any] | None) -> str:
+    """The payload as stored: a JSON object (``None`` is the empty one)."""
+    if payload is None:
+        return "{}"
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"a job's payload is a JSON object (a dict), not {type(payload).__name__}")
+    return _encode(payload).decode()
+
+
+def decode_payload(text: str) -> dict[str, Any]:
+    return _decode(text)
+
+
+class JobQueue:
+    """``context.jobs``: enqueue jobs in a write; inspect and steer them from the CLI.
+
+    ``clock`` is wall time: run times are compared by every process and replica.
+    """
+
+    def __init__(
+        self,
+        db: Engine,
+        notices: Notices | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.sql = SQL[db.engine]
+        # Without the process's notices (the command line, tests): the engine's own,
+        # never started, so a retried job still wakes the servers' runners.
+        self.notices: Notices = notices or notices_for(db, (CHANNEL,))
+        self.clock = clock
+
+    def enqueue(
+        self,
+        conn: Connection,
+        kind: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        delay: float = 0.0,
+        run_at: float | None = None,
+        key: str | None = None,
+        max_attempts: int | None = None,
+    ) -> int | None:
+        """Add a job inside the caller's write transaction; its id, or None if ``key`` is taken.
+
+        Call it from a ``db.write`` function with that function's connection. The
+        job runs ``delay`` seconds from now, or at ``run_at`` (epoch seconds) when
+        given. ``key`` is an idempotency key: a job with the same key already in
+        the queue (whatever its state, until it is pruned) means this one is not
+        added. ``max_attempts`` (default 10) bounds how often it is tried before it
+        is left ``dead``.
+        """
+        check_kind(kind)
+        attempts = DEFAULT_MAX_ATTEMPTS if max_attempts is None else max_attempts
+        if not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"max_attempts must be a positive integer, not {max_attempts!r}")
+        now = self.clock()
+        when = now + delay if run_at is None else run_at
+        if not math.isfinite(when):
+            raise ValueError("a job's run time must be a finite number of seconds")
+        row = conn.execute(
+            self.sql.enqueue, (kind, encode_payload(payload), attempts, when, key, now)
+        ).fetchone()
+        if row is None:
+            return None
+        self.notices.notify(conn, CHANNEL)
+        return int(row["id"])
+
+    # What the command line and /readyz use.
+
+    async def backlog(self) -> Backlog:
+        """The due jobs (counted up to ``DEPTH_CAP``) and the oldest one's age.
+
+        Both walk the due index only as far as the backlog reaches, and off the
+        event loop: a backlog of thousands must not stall requests on SQLite.
+        """
+        now = self.clock()
+
+        def read(conn: Connection) -> tuple[int, float | None]:
+            depth = conn.execute(self.sql.depth, (now, DEPTH_CAP)).fetchone()["depth"]
+            oldest = conn.execute(self.sql.oldest, (now,)).fetchone()["oldest"]
+            return int(depth), oldest
+
+        depth, oldest = await self.db.read(read)
+        return Backlog(depth, 0.0 if oldest is None else max(0.0, now - oldest))
+
+    def get(self, job_id: int) -> JobRecord:
+        row = self.db.read_sync(lambda conn: conn.execute(self.sql.get, (job_id,)).fetchone())
+        if row is None:
+            raise NotFound(f"no job {job_id}")
+        return JobRecord.of(row)
+
+    def list(self, *, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+        """The newest ``limit`` jobs, of one ``state`` when given."""
+        if state is None:
+            query, args = self.sql.listing, (limit,)
+        else:
+            query, args = self.sql.listing_in_state, (state, limit)
+        rows = self.db.read_sync(lambda conn: conn.execute(query, args).fetchall())
+        return [JobRecord.of(row) for row in rows]
+
+    def retry(self, job_id: int) -> JobRecord:
+        """A dead or cancelled job queued again, due now, with its attempts reset."""
+        now = self.clock()
+
+        def retry(conn: Connection) -> Any:
+            row = conn.execute(self.sql.retry_now, (now, job_id)).fetchone()
+            if row is not None:
+                self.notices.notify(conn, CHANNEL)
+            return row
+
+        return self._changed(self.db.write_sync(retry), job_id, "retried", ("dead", "cancelled"))
+
+    def cancel(self, job_id: int) -> JobRecord:
+        """A queued job cancelled; a running one cannot be (its handler is under way)."""
+        now = self.clock()
+        cancel = self.sql.cancel
+        row = self.db.write_sync(lambda conn: conn.execute(cancel, (now, job_id)).fetchone())
+        return self._changed(row, job_id, "cancelled", ("queued",))
+
+    def _changed(self, row: Any, job_id: int, verb: str, allowed: tuple[str, ...]) -> JobRecord:
+        if row is not None:
+            return JobRecord.of(row)
+        state = self.get(job_id).state  # NotFound for an unknown id
+        raise StoreError(
+            f"job {job_id} is {state}: only a {' or '.join(allowed)} job can be {verb}"
+        )
+
+    async def prune(self, before: float, *, limit: int = 5000) -> int:
+        """Delete up to ``limit`` done or cancelled jobs that finished before ``before``.
+
+        Bounded, so one write stays short; the caller repeats while it deletes ``limit``.
+        """
+        return await self.db.write(
+            lambda conn: conn.execute(self.sql.prune, (before, limit)).rowcount
+        )
