@@ -33,6 +33,12 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion("wsproto", "wsproto", "onebin serves no WebSockets"),
     Exclusion("dotenv", "python-dotenv", "uvicorn --env-file only; onebin reads ONEBIN_*"),
     Exclusion("yaml", "PyYAML", "uvicorn YAML log configs only"),
+    # httpx (webhook deliveries) imports its command line if it can: its colours and
+    # syntax highlighting were 2.5 MB of the executable.
+    Exclusion("rich", "rich", "httpx's command line only"),
+    Exclusion("pygments", "Pygments", "httpx's command line only"),
+    Exclusion("markdown_it", "markdown-it-py", "httpx's command line only (through rich)"),
+    Exclusion("mdurl", "mdurl", "httpx's command line only (through rich)"),
     Exclusion("tkinter", None, "GUI toolkit"),
     Exclusion("unittest", None, "test framework"),
     Exclusion("doctest", None, "test framework"),
