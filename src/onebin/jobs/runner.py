@@ -51,13 +51,15 @@ FAULT_PAUSE = 0.5
 FAULT_PAUSE_CAP = 10.0
 # How many jobs a runner may hold (running, or claimed and waiting for a slot) per
 # concurrent slot: one batch runs while the next is claimed. While jobs finish as
-# fast as they are claimed (claims come back full, none waits for a slot), the hold
-# doubles up to MAX_HOLD: each write then claims more, and the drain rate stops
-# following the commit rate (2 per write drained 1,500 trivial jobs/s on PostgreSQL,
-# 16 drained 4,200-4,900). Jobs waiting for a slot halve it again, so slow jobs are
-# not hoarded away from other processes.
+# fast as they are claimed (claims come back full, and nothing claimed waits for a
+# slot longer than PATIENCE), the hold doubles up to MAX_HOLD: each write then claims
+# more, and the drain rate stops following the commit rate (2 per write drained
+# 1,500 trivial jobs/s on PostgreSQL, 16 drained 4,200-4,900). Jobs still waiting
+# for a slot after PATIENCE halve it again, so slow jobs are not hoarded away from
+# other processes.
 HOLD_PER_SLOT = 2
 MAX_HOLD = 256
+PATIENCE = 0.1
 
 
 def next_hold(hold: int, base: int, *, full: bool, waiting: int) -> int:
@@ -129,6 +131,7 @@ class JobRunner:
         self._ready: deque[Job] = deque()  # claimed, waiting for a slot
         self._base_hold = HOLD_PER_SLOT * concurrency
         self._hold = self._base_hold
+        self._claimed_at = 0.0
         self._running: set[asyncio.Task[None]] = set()
         self._results: list[Outcome] = []
         self._slots: dict[str, float] = {}  # periodic kind -> the slot enqueued last
@@ -202,7 +205,8 @@ class JobRunner:
         """
         now = self.clock()
         results, self._results = self._results, []
-        waiting = len(self._ready)
+        # Jobs of an earlier claim still waiting for a slot after PATIENCE: slow ones.
+        waiting = len(self._ready) if now - self._claimed_at > PATIENCE else 0
         free = self._hold - len(self._held) + len(results)
         slots = self._due_slots(now)
         if not results and not slots:
@@ -228,6 +232,8 @@ class JobRunner:
         self._hold = next_hold(
             self._hold, self._base_hold, full=free > 0 and picked == free, waiting=waiting
         )
+        if claimed:
+            self._claimed_at = now
         self._start_ready()
         if (free > 0 and picked == free) or self._results:
             return None
