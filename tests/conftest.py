@@ -11,6 +11,7 @@ from onebin.compose import build_app, make_context, open_database
 from onebin.config import Settings
 from onebin.items import app as items_app
 from onebin.limiter import SharedFailureLimiter
+from onebin.store.database import Engine
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.store.tokens import TokenStore
 from tests.postgres import postgres_server, postgres_url, private_postgres
@@ -27,6 +28,22 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_settings(request: pytest.FixtureRequest, data_dir: Path) -> Settings:
+    """Settings on each engine: SQLite in the data directory, and a database of its own
+    on the session's PostgreSQL."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    return Settings(data_dir=data_dir, database_url=url)
+
+
+@pytest.fixture
+def engine_db(engine_settings: Settings) -> Iterator[Engine]:
+    """The database of ``engine_settings``, migrated as a server migrates it."""
+    db = open_database(engine_settings, items_app)
+    yield db
+    db.close()
 
 
 @pytest.fixture

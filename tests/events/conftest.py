@@ -1,26 +1,12 @@
-"""An event log on each engine: a real SQLite file and a database on the session's
-PostgreSQL, migrated as a server migrates them."""
+"""An event log on each engine (``engine_db`` of tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from onebin.compose import open_database
-from onebin.config import Settings
 from onebin.events import EventLog
-from onebin.items import app as items_app
 from onebin.store.database import Engine
 from onebin.store.notices import notices_for
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_db(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
-    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    db = open_database(Settings(data_dir=tmp_path / "data", database_url=url), items_app)
-    yield db
-    db.close()
 
 
 @pytest.fixture

@@ -1,32 +1,17 @@
-"""A database of each engine, migrated as a server migrates it, and its Context."""
+"""The Context of a database of each engine (``engine_db`` of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from onebin.app import Context
-from onebin.compose import make_context, open_database
+from onebin.compose import make_context
 from onebin.config import Settings
-from onebin.items import app as items_app
 from onebin.limiter import SharedFailureLimiter
 from onebin.store.database import Engine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_settings(request: pytest.FixtureRequest, tmp_path) -> Settings:
-    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    return Settings(data_dir=tmp_path / "data", database_url=url)
-
-
-@pytest.fixture
-def engine_db(engine_settings: Settings) -> Iterator[Engine]:
-    db = open_database(engine_settings, items_app)
-    yield db
-    db.close()
 
 
 @pytest.fixture
