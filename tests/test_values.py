@@ -106,3 +106,18 @@ def test_scrub_takes_the_password_out_of_whatever_libpq_says_about_the_url():
     assert values.scrub(said, url) == 'invalid percent-encoded token: "***"; also ***, and ***'
     assert values.scrub("p@ss here", "postgresql://u:p%40ss@h/db") == "*** here"
     assert values.scrub("nothing to hide", "postgresql://u@h/db") == "nothing to hide"
+
+
+@pytest.mark.parametrize("text", ["1_0", "\uff11", "\u0661", "9" * 5000, "1.5", "+", "", "0x10"])
+def test_whole_numbers_are_ascii_digits_only(text):
+    """int() read "1_0" as 10, and full-width or Arabic-Indic digits as digits: `jobs
+    cancel` with an Arabic-Indic one cancelled job 1."""
+    with pytest.raises(ValueError, match="not a whole number"):
+        values.int_in(0)(text)
+
+
+def test_a_row_id_fits_a_64_bit_column():
+    assert values.row_id(" 42 ") == 42
+    assert values.row_id(str(2**63 - 1)) == 2**63 - 1
+    with pytest.raises(ValueError, match="from 1 to"):
+        values.row_id(str(2**63))

@@ -48,8 +48,10 @@ class Readiness:
     """Checks the database and the disk; ``report()`` is what ``/readyz`` answers.
 
     With ``jobs``, the report also tells the job queue's backlog: how many jobs are
-    due and not yet running, and how long the oldest has waited. It is a detail
-    for the operator, not a check: a backlog does not make a process unready.
+    due and unclaimed (a lost process's included), how long the oldest has waited,
+    and how many are held by live processes (running, or claimed and waiting for a
+    slot). It is a detail for the operator, not a check: a backlog does not make a
+    process unready.
     """
 
     db: Engine
@@ -100,7 +102,11 @@ class Readiness:
             backlog = await jobs.backlog()
         except StoreError as error:
             return {"error": str(error)}
-        return {"due": backlog.depth, "oldest_due_seconds": round(backlog.oldest_age, 3)}
+        return {
+            "due": backlog.depth,
+            "oldest_due_seconds": round(backlog.oldest_age, 3),
+            "running": backlog.held,
+        }
 
     def _disk(self) -> str:
         try:

@@ -21,10 +21,11 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     """A parser for whole numbers from ``low`` to ``high`` (no upper bound if None)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
+        # ASCII digits only: int() also reads "1_0", full-width and Arabic digits, and
+        # spends time on (or refuses with its own error) thousands of digits.
+        if not _WHOLE.fullmatch(text.strip()):
+            raise ValueError(f"{text[:40]!r} is not a whole number")
+        value = int(text)
         if value < low or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
             raise ValueError(f"must be {bounds}")
@@ -33,7 +34,11 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,30}")
+
 port = int_in(0, 65535)
+# A row id: what a 64-bit integer column (SQLite's, PostgreSQL's BIGINT) can hold.
+row_id = int_in(1, 2**63 - 1)
 positive_int = int_in(1)
 workers = int_in(1, 64)
 

@@ -9,13 +9,16 @@ from onebin.events.stream import message, parse_last_event_id, resume_point
 from onebin.http import ApiError
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, None), ("", None), ("0", 0), ("42", 42)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, None), ("", None), ("0", 0), ("42", 42), (" 7 ", 7)]
+)
 def test_last_event_id_is_a_plain_count(value, expected):
     assert parse_last_event_id(value) == expected
 
 
-@pytest.mark.parametrize("value", ["-1", "x", "1.5", " 7", "٣", str(2**63)])
+@pytest.mark.parametrize("value", ["-1", "x", "1.5", "٣", str(2**63), "9" * 5000, "1 2"])
 def test_a_malformed_last_event_id_is_a_400(value):
+    """5,000 digits made int() raise its own error: a 500 with a traceback."""
     with pytest.raises(ApiError) as raised:
         parse_last_event_id(value)
     assert raised.value.status == 400

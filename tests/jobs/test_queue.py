@@ -79,6 +79,25 @@ def test_backlog_counts_only_queued_jobs_that_are_due(queue, clock):
     backlog = run(queue.backlog)
     assert backlog.depth == 3
     assert backlog.oldest_age == pytest.approx(20)
+    assert backlog.held == 0
+
+
+def test_backlog_counts_a_lost_holders_jobs_as_due_and_live_ones_as_held(queue, clock):
+    """A killed server's running jobs, their leases run out, used to count as nothing."""
+    for lease_end in (-30, -1, 25, 25):  # two holders gone, two alive
+        queue.db.write_sync(
+            lambda conn, end=lease_end: conn.execute(
+                "INSERT INTO onebin_jobs (kind, payload, state, attempts, max_attempts, run_at, "
+                "worker, created_at) VALUES ('a', '{}', 'running', 1, 10, ?, 'w', ?)".replace(
+                    "?", "%s" if queue.db.engine == "postgresql" else "?"
+                ),
+                (clock() + end, clock() - 60),
+            )
+        )
+    backlog = run(queue.backlog)
+    assert backlog.depth == 2
+    assert backlog.oldest_age == pytest.approx(30)
+    assert backlog.held == 2
 
 
 def test_retry_requeues_a_dead_job_with_attempts_reset(queue, clock):

@@ -41,9 +41,11 @@ _BEAT = b": heartbeat\n\n"
 
 def parse_last_event_id(value: str | None) -> int | None:
     """The id a client resumes after; ``ApiError`` 400 for anything but a plain count."""
-    if value is None or value == "":
+    value = None if value is None else value.strip(" \t")  # not part of the value (RFC 9110)
+    if not value:
         return None
-    if not value.isascii() or not value.isdigit() or int(value) > _MAX_ID:
+    # Length first: int() of thousands of digits raises its own error (a 500 once).
+    if len(value) > 19 or not value.isascii() or not value.isdigit() or int(value) > _MAX_ID:
         raise ApiError(400, "invalid_last_event_id", "Last-Event-ID must be an event id")
     return int(value)
 

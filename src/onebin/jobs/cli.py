@@ -17,7 +17,7 @@ from typing import Any
 from onebin.app import App
 from onebin.config import Option, Settings
 from onebin.jobs.queue import STATES, JobQueue, JobRecord, decode_payload
-from onebin.values import int_in
+from onebin.values import int_in, row_id
 
 Arguments = Callable[[argparse.ArgumentParser, Sequence[Option]], None]
 
@@ -104,7 +104,7 @@ def add_jobs_commands(
     """``jobs`` and its actions, each taking ``options`` (--app, --data-dir, --database-url)."""
     jobs = commands.add_parser("jobs", help="inspect and steer the background job queue")
     actions = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
-    job_id = {"type": int_in(1), "help": "the job's id, as 'jobs list' shows it"}
+    job_id = {"type": row_id, "help": "the job's id, as 'jobs list' shows it"}
 
     listing = actions.add_parser("list", help="the newest jobs, one line each")
     listing.add_argument("--state", choices=STATES, help="only jobs in this state")

@@ -79,10 +79,12 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class Backlog:
-    """Queued jobs that are due now, and how long the oldest of them has waited."""
+    """Jobs due now (queued, or their holder lost), how long the oldest of them has
+    waited, and how many processes hold under a live lease."""
 
     depth: int
     oldest_age: float
+    held: int = 0
 
 
 def describe_error(error: BaseException) -> str:
@@ -172,13 +174,14 @@ class JobQueue:
         """
         now = self.clock()
 
-        def read(conn: Connection) -> tuple[int, float | None]:
+        def read(conn: Connection) -> tuple[int, float | None, int]:
             depth = conn.execute(self.sql.depth, (now, DEPTH_CAP)).fetchone()["depth"]
             oldest = conn.execute(self.sql.oldest, (now,)).fetchone()["oldest"]
-            return int(depth), oldest
+            held = conn.execute(self.sql.held, (now, DEPTH_CAP)).fetchone()["held"]
+            return int(depth), oldest, int(held)
 
-        depth, oldest = await self.db.read(read)
-        return Backlog(depth, 0.0 if oldest is None else max(0.0, now - oldest))
+        depth, oldest, held = await self.db.read(read)
+        return Backlog(depth, 0.0 if oldest is None else max(0.0, now - oldest), held)
 
     def get(self, job_id: int) -> JobRecord:
         row = self.db.read_sync(lambda conn: conn.execute(self.sql.get, (job_id,)).fetchone())

@@ -126,13 +126,22 @@ class JobSql:
         "SELECT min(run_at) AS next_due FROM onebin_jobs WHERE state IN ('queued', 'running')"
     )
     # For /readyz: how many are waiting now and since when (both bounded by the index).
-    # (now, cap): counted up to a cap, so a huge backlog costs no more than that.
+    # (now, cap): counted up to a cap, so a huge backlog costs no more than that. Due
+    # is what a claim would take: queued and due, or running with its lease run out
+    # (its process was lost), which counted as nothing while a killed server's
+    # hundreds of jobs waited to be claimed again.
     depth: str = (
-        "SELECT count(*) AS depth FROM (SELECT 1 FROM onebin_jobs WHERE state = 'queued' "
-        "AND run_at <= ? LIMIT ?) AS due"
+        "SELECT count(*) AS depth FROM (SELECT 1 FROM onebin_jobs "
+        "WHERE state IN ('queued', 'running') AND run_at <= ? LIMIT ?) AS due"
     )
     oldest: str = (
-        "SELECT min(run_at) AS oldest FROM onebin_jobs WHERE state = 'queued' AND run_at <= ?"
+        "SELECT min(run_at) AS oldest FROM onebin_jobs "
+        "WHERE state IN ('queued', 'running') AND run_at <= ?"
+    )
+    # (now, cap): held under a live lease, running or claimed and waiting for a slot.
+    held: str = (
+        "SELECT count(*) AS held FROM (SELECT 1 FROM onebin_jobs "
+        "WHERE state = 'running' AND run_at > ? LIMIT ?) AS held"
     )
     prune: str = (
         "DELETE FROM onebin_jobs WHERE id IN (SELECT id FROM onebin_jobs "

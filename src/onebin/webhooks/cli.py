@@ -17,7 +17,7 @@ from typing import Any
 from onebin.app import App
 from onebin.config import Option, Settings
 from onebin.errors import ConfigError
-from onebin.values import int_in
+from onebin.values import row_id
 from onebin.webhooks.rules import check_url, parse_patterns
 from onebin.webhooks.store import Webhook, WebhookStore
 
@@ -117,7 +117,7 @@ def add_webhook_commands(
     remove = actions.add_parser(
         "remove", help="remove a webhook; deliveries queued for it are dropped"
     )
-    remove.add_argument("id", type=int_in(1), help="the webhook's id, as 'webhook list' shows it")
+    remove.add_argument("id", type=row_id, help="the webhook's id, as 'webhook list' shows it")
     remove.set_defaults(handler=cmd_webhook_remove)
 
     for action in (add, listing, remove):
