@@ -44,7 +44,6 @@ class EventSql:
     oldest: str
     newest: str
     prune: str
-    lock: str | None = None
 
 
 _SQLITE = EventSql(
@@ -62,12 +61,18 @@ _SQLITE = EventSql(
 SQL = {
     "sqlite": _SQLITE,
     "postgresql": EventSql(
-        insert=_SQLITE.insert.replace("?", "%s"),
+        # The append lock is taken in the insert itself, before the identity is drawn:
+        # one round trip fewer inside the stretch where appends wait for each other.
+        # (The one value put into the SQL is onebin's own integer constant.)
+        insert=(
+            "INSERT INTO onebin_events (type, data, time, created) "  # noqa: S608
+            f"SELECT %s, %s, %s, %s FROM (SELECT pg_advisory_xact_lock({APPEND_LOCK})) AS locked "
+            "RETURNING id"
+        ),
         after=_SQLITE.after.replace("?", "%s"),
         oldest=_SQLITE.oldest,
         newest=_SQLITE.newest,
         prune=_SQLITE.prune.replace("?", "%s"),
-        lock=f"SELECT pg_advisory_xact_lock({APPEND_LOCK})",
     ),
 }
 
@@ -118,10 +123,10 @@ class EventLog:
         encoded = msgspec.json.encode(dict(data)).decode()
         now = self.clock()
         stamp = iso_time(now)
-        if self.sql.lock is not None:
-            conn.execute(self.sql.lock)
-        event_id = conn.execute(self.sql.insert, (event_type, encoded, stamp, now)).fetchone()["id"]
+        # Before the insert: a notice is only delivered at commit anyway, and on
+        # PostgreSQL the insert takes the append lock, held until the commit.
         self.notices.notify(conn, CHANNEL)
+        event_id = conn.execute(self.sql.insert, (event_type, encoded, stamp, now)).fetchone()["id"]
         event = Event(id=event_id, type=event_type, time=stamp, data=dict(data))
         for hook in self._on_append:
             hook(conn, event)
