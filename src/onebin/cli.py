@@ -65,8 +65,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace, app: App) -> int:
 
 
 @contextmanager
-def database(settings: Settings, app: App) -> Iterator[Engine]:
-    """The database, opened as a server opens it, beside any server that is running."""
+def database(settings: Settings, app: App, *, existing: bool = False) -> Iterator[Engine]:
+    """The database, opened as a server opens it, beside any server that is running.
+
+    ``existing``: for commands that only read or change what is in it (``token
+    list``, ``jobs``, ``webhook``), a SQLite file that is not there is refused
+    instead of created (``existing_database``).
+    """
+    if existing:
+        existing_database(settings)
     if settings.database_url is not None:  # PostgreSQL: no file of ours to guard
         db = open_database(settings, app)
         try:
@@ -115,8 +122,7 @@ def existing_database(settings: Settings) -> None:
 
 
 def cmd_token_list(settings: Settings, args: argparse.Namespace, app: App) -> int:
-    existing_database(settings)
-    with database(settings, app) as db:
+    with database(settings, app, existing=True) as db:
         records = TokenStore(db).list()
     print(f"{'NAME':<24} {'CREATED':<26} STATUS")
     for record in records:
@@ -126,8 +132,7 @@ def cmd_token_list(settings: Settings, args: argparse.Namespace, app: App) -> in
 
 
 def cmd_token_revoke(settings: Settings, args: argparse.Namespace, app: App) -> int:
-    existing_database(settings)
-    with database(settings, app) as db:
+    with database(settings, app, existing=True) as db:
         record = TokenStore(db).revoke(args.name)
     print(f"token {record.name!r} revoked at {record.revoked_at}", file=sys.stderr)
     return 0

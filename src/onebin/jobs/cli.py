@@ -35,10 +35,9 @@ def as_json(record: JobRecord) -> dict[str, Any]:
 
 def _queue(settings: Settings, app: App, action: Callable[[JobQueue], Any]) -> Any:
     # Imported here: onebin.cli imports this module to register the commands.
-    from onebin.cli import database, existing_database
+    from onebin.cli import database
 
-    existing_database(settings)
-    with database(settings, app) as db:
+    with database(settings, app, existing=True) as db:
         return action(JobQueue(db))
 
 

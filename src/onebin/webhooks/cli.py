@@ -26,10 +26,9 @@ Arguments = Callable[[argparse.ArgumentParser, Sequence[Option]], None]
 
 def _store(settings: Settings, app: App, action: Callable[[WebhookStore], Any]) -> Any:
     # Imported here: onebin.cli imports this module to register the commands.
-    from onebin.cli import database, existing_database
+    from onebin.cli import database
 
-    existing_database(settings)
-    with database(settings, app) as db:
+    with database(settings, app, existing=True) as db:
         return action(WebhookStore(db))
 
 
