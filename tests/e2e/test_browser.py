@@ -74,7 +74,7 @@ def test_browser_creates_edits_and_deletes_an_item(page, console, site, artifact
     save_token(page, site.token)
 
     page.get_by_role("link", name="New item").click()
-    page.get_by_label("Name").fill("Walnut desk")
+    page.get_by_label("Name", exact=True).fill("Walnut desk")
     page.get_by_label("Description").fill("Solid wood, 140 cm.")
     page.get_by_label("Tags").fill("furniture, office")
     page.get_by_role("button", name="Create item").click()
@@ -97,16 +97,16 @@ def test_browser_creates_edits_and_deletes_an_item(page, console, site, artifact
     page.get_by_role("link", name="Edit").click()
     expect(page).to_have_url(item_url + "/edit")
     page.reload()
-    expect(page.get_by_label("Name")).to_have_value("Walnut desk")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Walnut desk")
 
     item_id = int(item_url.rsplit("/", 1)[1])
     site.api.patch(f"/api/items/{item_id}", json={"name": "Oak desk"}).raise_for_status()
-    page.get_by_label("Name").fill("My walnut desk")
+    page.get_by_label("Name", exact=True).fill("My walnut desk")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_text("Someone else changed this item")).to_be_visible()
     page.get_by_role("button", name="Reload the latest version").click()
-    expect(page.get_by_label("Name")).to_have_value("Oak desk")
-    page.get_by_label("Name").fill("Oak desk, refinished")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Oak desk")
+    page.get_by_label("Name", exact=True).fill("Oak desk, refinished")
     page.get_by_role("button", name="Save changes").click()
     expect(page).to_have_url(item_url)
     expect(page.get_by_role("heading", name="Oak desk, refinished")).to_be_visible()
@@ -188,7 +188,7 @@ def test_browser_explains_how_to_get_a_token(page, site):
     save_token(page, site.token)
     expect(page.get_by_text("needs a write token")).to_have_count(0)
     site.revoke_token("browser")
-    page.get_by_label("Name").fill("Lamp")
+    page.get_by_label("Name", exact=True).fill("Lamp")
     page.get_by_role("button", name="Create item").click()
     alert = page.get_by_role("alert").filter(has_text="Not created")
     expect(alert).to_contain_text("The write token was refused")
@@ -266,7 +266,7 @@ def test_browser_asks_before_leaving_unsaved_changes(page, console, site):
     dialogs = Dialogs(page)
     page.goto(item_url + "/edit")
     save_token(page, site.token)
-    name = page.get_by_label("Name")
+    name = page.get_by_label("Name", exact=True)
     expect(name).to_have_value("Pine shelf")
 
     # Nothing changed: leaving asks nothing.
@@ -313,7 +313,7 @@ def test_browser_closes_an_unchanged_edit_without_asking(page, site):
     item = site.create_item("Pine shelf")
     dialogs = Dialogs(page)
     page.goto(f"{site.url}/items/{item['id']}/edit")
-    name = page.get_by_label("Name")
+    name = page.get_by_label("Name", exact=True)
     name.click()  # user activation, without which Chromium never shows beforeunload
     name.press_sequentially("x")
     name.press("Backspace")
@@ -326,11 +326,11 @@ def test_browser_closes_an_unchanged_edit_without_asking(page, site):
 def test_browser_asks_before_leaving_a_new_item(page, site):
     dialogs = Dialogs(page)
     page.goto(site.url + "/items/new")
-    page.get_by_label("Name").fill("Half-typed")
+    page.get_by_label("Name", exact=True).fill("Half-typed")
     with page.expect_event("dialog"):
         page.get_by_role("link", name="All items").click()
     expect(page).to_have_url(site.url + "/items/new")
-    expect(page.get_by_label("Name")).to_have_value("Half-typed")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Half-typed")
     assert dialogs.seen[0][0] == "confirm"
 
 

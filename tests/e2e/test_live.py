@@ -112,7 +112,7 @@ def test_a_page_in_another_tab_follows_changes_made_in_this_one(page, console, s
 
     page.get_by_role("link", name="Lamp").click()
     page.get_by_role("link", name="Edit").click()
-    page.get_by_label("Name").fill("Desk lamp")
+    page.get_by_label("Name", exact=True).fill("Desk lamp")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("heading", name="Desk lamp")).to_be_visible()
     # The tab that saved has no notice about its own change.
@@ -137,7 +137,7 @@ def test_the_edit_page_says_when_the_item_changes_elsewhere(page, console, other
     edit_url = f"{site.url}/items/{lamp['id']}/edit"
     page.goto(edit_url)
     save_token(page, site.token)
-    expect(page.get_by_label("Name")).to_have_value("Lamp")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Lamp")
     wait_live(page)
     page.get_by_label("Description").fill("Brass, with a green shade")
 
@@ -146,7 +146,7 @@ def test_the_edit_page_says_when_the_item_changes_elsewhere(page, console, other
     other_console = Console(other)
     other.goto(edit_url)
     save_token(other, site.token)
-    other.get_by_label("Name").fill("Banker's lamp")
+    other.get_by_label("Name", exact=True).fill("Banker's lamp")
     other.get_by_role("button", name="Save changes").click()
     expect(other.get_by_role("heading", name="Banker's lamp")).to_be_visible()
 
@@ -156,7 +156,7 @@ def test_the_edit_page_says_when_the_item_changes_elsewhere(page, console, other
     # What the user typed is still there until they choose to reload.
     expect(page.get_by_label("Description")).to_have_value("Brass, with a green shade")
     page.get_by_role("button", name="Reload the latest version").click()
-    expect(page.get_by_label("Name")).to_have_value("Banker's lamp")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Banker's lamp")
     expect(page.get_by_label("Description")).to_have_value("Brass")
     expect(notice).to_have_count(0)
 
@@ -171,16 +171,16 @@ def test_the_edit_page_says_when_the_item_changes_elsewhere(page, console, other
     # Changed through the API while edited: the notice, and saving anyway is still
     # refused by If-Match (412), with the same way to reload.
     page.get_by_role("link", name="Edit").click()
-    expect(page.get_by_label("Name")).to_have_value("Banker's lamp")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Banker's lamp")
     site.api.patch(f"/api/items/{lamp['id']}", json={"name": "Green lamp"}).raise_for_status()
     expect(notice).to_contain_text("it is now version 4", timeout=LIVE_MS)
     expect(other.get_by_role("heading", name="Green lamp")).to_be_visible(timeout=LIVE_MS)
-    page.get_by_label("Name").fill("Mine")
+    page.get_by_label("Name", exact=True).fill("Mine")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_text("Someone else changed this item")).to_be_visible()
     expect(notice).to_have_count(0)
     page.get_by_role("button", name="Reload the latest version").click()
-    expect(page.get_by_label("Name")).to_have_value("Green lamp")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Green lamp")
 
     # Deleted while edited.
     site.api.delete(f"/api/items/{lamp['id']}").raise_for_status()
