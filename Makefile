@@ -9,7 +9,7 @@ WEB := src/onebin/items/web
 FRONTEND_SOURCES := $(shell find frontend/src frontend/static -type f 2>/dev/null) \
 	frontend/package.json frontend/package-lock.json frontend/vite.config.js
 # Debian packages the test suite drives for real.
-TEST_DEB_PACKAGES := pebble chromium wrk postgresql haproxy
+TEST_DEB_PACKAGES := pebble chromium wrk postgresql haproxy prometheus
 # What bench/static.py compares onebin with, plus the load generator.
 BENCH_DEB_PACKAGES := wrk caddy nginx libnginx-mod-http-brotli-static
 # `onebin build`: PyInstaller --strip runs binutils' strip (also on the zipapp's extensions).

@@ -13,11 +13,18 @@ it at the end (bench/pg.py); ``--database-url auto`` starts a private PostgreSQL
 from Debian's binaries instead. Both servers run through the whole run, and each
 measurement runs on SQLite then at once on PostgreSQL, so a noisy neighbour on a
 shared machine weighs on both columns about alike.
+
+``--access-log-cost`` measures only what the access log costs: ``GET
+/api/items/{id}`` on two servers, one with the access log on (its lines going to a
+file, as ``ServerProcess`` sends stderr) and one with ``--access-log off``, in
+alternating rounds, and prints the ratio (target: the log costs < 10% of
+throughput, i.e. on / off >= 0.9x).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -30,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pg import scratch_database, seed_postgres
 from bench.wrk import RANDOM_GET, Result, wrk
 from tests.seed import seed_items
+from tests.server.processes import workers_of
 from tests.support import ServerProcess, make_token
 
 ITEMS = 10_000
@@ -97,6 +105,73 @@ def run_all(workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, Resu
     return results
 
 
+def server_cpu(server: ServerProcess) -> float:
+    """CPU seconds the server's processes (supervisor and workers) have used so far."""
+    assert server.process is not None
+    pid = server.process.pid
+    pids = [pid, *workers_of(pid)]
+    ticks = 0
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def access_log_cost(workdir: Path, args: argparse.Namespace) -> int:
+    """GET /api/items/{id} with the access log on and off, round after round: load
+    that comes and goes on a shared machine then weighs on both alike.
+
+    Beside requests/s, the server's CPU time per request: on a machine whose cores
+    other work shares, it measures the cost itself where requests/s swing with the
+    neighbours (the server is CPU-bound, so its CPU per request is its capacity).
+    """
+    rounds: dict[str, list[Result]] = {"on": [], "off": []}
+    cpu = {"on": 0.0, "off": 0.0}
+    with ExitStack() as stack:
+        servers = {}
+        for mode in rounds:
+            data_dir = workdir / f"access-{mode}"
+            seed_items(data_dir, ITEMS)
+            extra = ("--workers", str(args.workers), "--access-log", mode)
+            extra += ("--log-format", args.log_format)
+            servers[mode] = stack.enter_context(ServerProcess(data_dir, extra_args=extra))
+        for _ in range(args.rounds):
+            for mode, server in servers.items():
+                before = server_cpu(server)
+                rounds[mode].append(
+                    wrk(
+                        server.url,
+                        script=RANDOM_GET % ITEMS,
+                        duration=args.duration,
+                        connections=args.connections,
+                    )
+                )
+                cpu[mode] += server_cpu(server) - before
+        logged = servers["on"].log().count("onebin.access")
+    print(
+        f"\nGET /api/items/{{id}}, {ITEMS} items, wrk -t2 -c{args.connections} "
+        f"-d{args.duration}s x {args.rounds} rounds, {args.workers} worker process(es), "
+        f"--log-format {args.log_format}\n"
+    )
+    print(
+        f"{'access log':<12} {'req/s per round':<40} {'mean req/s':>10} {'p99 ms':>7} "
+        f"{'CPU us/req':>10}"
+    )
+    mean, per_request = {}, {}
+    for mode, results in rounds.items():
+        mean[mode] = sum(r.rps for r in results) / len(results)
+        per_request[mode] = cpu[mode] / (sum(r.rps for r in results) * args.duration) * 1e6
+        each = " ".join(f"{r.rps:,.0f}" for r in results)
+        p99 = max(r.p99_ms for r in results)
+        print(f"{mode:<12} {each:<40} {mean[mode]:>10,.0f} {p99:>7.2f} {per_request[mode]:>10.1f}")
+    print(
+        f"\naccess log on / off: {mean['on'] / mean['off']:.3f}x req/s, "
+        f"{per_request['off'] / per_request['on']:.3f}x by server CPU per request "
+        f"(target >= 0.9x); {logged:,} access lines written"
+    )
+    return 0
+
+
 def print_table(results: dict[str, dict[str, Result]]) -> None:
     engines = list(results)
     header = f"{'request':<28}" + "".join(f" {e + ' req/s':>16} {'p99 ms':>7}" for e in engines)
@@ -123,10 +198,20 @@ def main() -> int:
         "--database-url",
         help="also measure PostgreSQL (a scratch database on this server); 'auto' starts one",
     )
+    parser.add_argument(
+        "--access-log-cost",
+        action="store_true",
+        help="only GET /api/items/{id}, access log on vs off, and their ratio",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --access-log-cost")
+    parser.add_argument("--log-format", default="text", help="with --access-log-cost")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/api.py needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
+    if args.access_log_cost:
+        with tempfile.TemporaryDirectory() as tmp:
+            return access_log_cost(Path(tmp), args)
     with tempfile.TemporaryDirectory() as tmp:
         results = run_all(Path(tmp), args)
     print(

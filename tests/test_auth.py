@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
-from onebin.compose import build_app, make_context, open_database
+from onebin.auth import Authenticator
+from onebin.compose import build_api, build_app, make_context, open_database
 from onebin.config import Settings
+from onebin.http import resource
 from onebin.items import app as items_app
+from onebin.limiter import SharedFailureLimiter
 from onebin.server.worker import limiter_for
+from onebin.store.tokens import TokenStore
 from tests.conftest import app_context
 
 
@@ -87,3 +93,31 @@ def test_api_limits_bad_tokens_in_postgresql_across_replicas(data_dir, postgres_
     finally:
         first.close()
         second.close()
+
+
+def admin_client(db) -> TestClient:
+    """A route that answers the name of the request's admin token, or the refusal."""
+    auth = Authenticator(TokenStore(db), SharedFailureLimiter(max_failures=3))
+
+    async def whose(request: Request) -> JSONResponse:
+        return JSONResponse({"name": (await auth.require_admin(request)).name})
+
+    return TestClient(build_api([resource("/", {"GET": whose})]))
+
+
+def test_only_an_admin_token_passes_require_admin(db):
+    store = TokenStore(db)
+    admin, _ = store.create("boss", admin=True)
+    writer, _ = store.create("writer")
+    client = admin_client(db)
+    assert client.get("/", headers={"authorization": f"Bearer {admin}"}).json() == {"name": "boss"}
+    refused = client.get("/", headers={"authorization": f"Bearer {writer}"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "admin_required"
+    assert client.get("/").status_code == 401
+    # Guessing is limited as for write tokens; a real write token is not a guess.
+    guesses = [
+        client.get("/", headers={"authorization": "Bearer ob_guess"}).status_code for _ in range(4)
+    ]
+    assert guesses == [401, 401, 401, 429]
+    assert client.get("/", headers={"authorization": f"Bearer {writer}"}).status_code == 403

@@ -256,6 +256,19 @@ def test_a_packed_apps_help_names_it_and_its_default_app(capsys):
     assert "onebin.items" not in text
 
 
+def test_token_create_admin_is_listed_as_an_admin_token(tmp_path):
+    data_dir = str(tmp_path / "data")
+    created = run("token", "create", "--admin", "--name", "boss", "--data-dir", data_dir)
+    assert created.returncode == 0
+    assert "admin token 'boss' created" in created.stderr
+    run("token", "create", "--name", "deploy", "--data-dir", data_dir)
+    rows = {
+        line.split()[0]: line.split()[1]
+        for line in run("token", "list", "--data-dir", data_dir).stdout.splitlines()[1:]
+    }
+    assert rows == {"boss": "admin", "deploy": "write"}
+
+
 def test_token_list_and_revoke_never_create_a_database(tmp_path):
     for command in (["token", "list"], ["token", "revoke", "me"]):
         result = run(*command, "--data-dir", "nowhere", cwd=tmp_path)

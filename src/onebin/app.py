@@ -74,6 +74,11 @@ class Context:
         """
         return await self._auth.require_token(request)
 
+    async def require_admin(self, request: Request) -> TokenRecord:
+        """The request's valid admin token (``token create --admin``), else a JSON
+        401/429 as ``require_token`` or a 403 ``admin_required`` for a write token."""
+        return await self._auth.require_admin(request)
+
 
 Routes = Callable[[Context], Sequence[BaseRoute]]
 JobHandlers = Callable[[Context], Mapping[str, Handler]]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
+from onebin import metrics
 from onebin.http import ApiError, bearer_token
 from onebin.limiter import FailureLimiter, client_key
 from onebin.store.tokens import TokenRecord, TokenStore
@@ -33,6 +34,20 @@ class Authenticator:
         # The limiter's clock unless a test pins one: its sharers must agree on it.
         self.clock = limiter.clock if clock is None else clock
 
+    async def require_admin(self, request: Request) -> TokenRecord:
+        """The request's valid admin token, or a JSON 401/429 as ``require_token``, or a
+        403 for a valid token without admin rights (the client then knows the token
+        works but is the wrong kind; it is not a failed guess, so it is not limited)."""
+        record = await self.require_token(request)
+        if not record.admin:
+            raise ApiError(
+                403,
+                "admin_required",
+                "this token is not an admin token: create one with "
+                "'token create --admin' on the server",
+            )
+        return record
+
     async def require_token(self, request: Request) -> TokenRecord:
         token = bearer_token(request)
         if token is None:  # no guess at all: nothing to limit
@@ -44,6 +59,7 @@ class Authenticator:
         now = self.clock()
         wait = await self.limiter.retry_after(key, now)
         if wait is not None:
+            metrics.recorder().refused("rate_limit")
             raise ApiError(
                 429,
                 "too_many_failed_attempts",

@@ -7,7 +7,6 @@ stderr and an exit status (2 for bad settings or usage, 1 for anything else).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from onebin import __version__
+from onebin import __version__, logs
 from onebin.app import DEFAULT_APP, App, load_app
 from onebin.build import TARGETS
 from onebin.compose import app_migrations, open_database
@@ -93,7 +92,7 @@ def database(settings: Settings, app: App, *, existing: bool = False) -> Iterato
 def cmd_token_create(settings: Settings, args: argparse.Namespace, app: App) -> int:
     existed = settings.data_dir.is_dir() or settings.database_url is not None
     with database(settings, app) as db:
-        token, record = TokenStore(db).create(args.name, replace=args.replace)
+        token, record = TokenStore(db).create(args.name, replace=args.replace, admin=args.admin)
     print(token)
     if not existed:
         print(
@@ -101,8 +100,9 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace, app: App) -> 
             "must use the same --data-dir (or ONEBIN_DATA_DIR) to accept this token",
             file=sys.stderr,
         )
+    kind = "admin token" if record.admin else "token"
     print(
-        f"token {record.name!r} created in {settings.database_location}; it is shown "
+        f"{kind} {record.name!r} created in {settings.database_location}; it is shown "
         "only this once. Send it as: Authorization: Bearer <token>",
         file=sys.stderr,
     )
@@ -124,10 +124,11 @@ def existing_database(settings: Settings) -> None:
 def cmd_token_list(settings: Settings, args: argparse.Namespace, app: App) -> int:
     with database(settings, app, existing=True) as db:
         records = TokenStore(db).list()
-    print(f"{'NAME':<24} {'CREATED':<26} STATUS")
+    print(f"{'NAME':<24} {'KIND':<6} {'CREATED':<26} STATUS")
     for record in records:
         status = f"revoked {record.revoked_at}" if record.revoked_at else "active"
-        print(f"{record.name:<24} {record.created_at:<26} {status}")
+        kind = "admin" if record.admin else "write"
+        print(f"{record.name:<24} {kind:<6} {record.created_at:<26} {status}")
     return 0
 
 
@@ -285,6 +286,25 @@ def cmd_tls_status(settings: Settings, args: argparse.Namespace, app: App) -> in
     return 0
 
 
+def cmd_status(settings: Settings, args: argparse.Namespace, app: App) -> int:
+    """The console's overview in the terminal; exit status 1 when not ready."""
+    import asyncio
+    import json
+
+    from onebin.console.overview import overview, standalone
+    from onebin.console.render import render
+
+    if settings.database_url is None and not settings.database_path.is_file():
+        raise StoreError(
+            f"no database at {settings.database_path}: wrong --data-dir? (give the "
+            "server's --data-dir, or its --database-url)"
+        )
+    with database(settings, app, existing=True) as db:
+        facts = asyncio.run(overview(standalone(settings, app, db)))
+    print(json.dumps(facts, indent=2) if args.json else render(facts))
+    return 0 if facts["health"]["status"] == "ready" else EXIT_ERROR
+
+
 Command = Callable[[Settings, argparse.Namespace, Any], int]
 
 
@@ -344,6 +364,11 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
         "--replace",
         action="store_true",
         help="revoke the active token of this name first (so a script can rerun)",
+    )
+    create.add_argument(
+        "--admin",
+        action="store_true",
+        help="an admin token: it also opens the console (/_onebin/) and /metrics",
     )
     arguments(create, DATA_DIR_ONLY)
     create.set_defaults(handler=cmd_token_create, options=DATA_DIR_ONLY)
@@ -425,6 +450,19 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
     arguments(status, SETTINGS)
     status.set_defaults(handler=cmd_tls_status, options=SETTINGS)
 
+    status_parser = commands.add_parser(
+        "status",
+        help="health, versions, database, certificates, jobs and backups at a glance",
+        description="Print what the admin console's overview shows, read from the data "
+        "directory (or --database-url), with or without a server running: versions, "
+        "health (read, write and disk checks run now), database size, certificates, "
+        "jobs, webhooks and backups. Takes the settings 'serve' would use (flags or "
+        "ONEBIN_* variables). Exit status 1 when not ready.",
+    )
+    status_parser.add_argument("--json", action="store_true", help="print JSON")
+    arguments(status_parser, SETTINGS)
+    status_parser.set_defaults(handler=cmd_status, options=SETTINGS)
+
     build = commands.add_parser(
         "build",
         help="pack the app into dist/NAME and dist/NAME.pyz",
@@ -459,9 +497,7 @@ def main(argv: Sequence[str] | None = None, app: str | None = None) -> int:
     except ConfigError as exc:
         print(f"onebin: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s"
-    )
+    logs.configure(settings)
     for warning in unknown_variables(os.environ):
         print(f"onebin: warning: {warning}", file=sys.stderr)
     args.app_reference = settings.app or default_app

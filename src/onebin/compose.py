@@ -25,6 +25,8 @@ from onebin.app import App, Context
 from onebin.assets import assets_app
 from onebin.auth import Authenticator
 from onebin.config import Settings
+from onebin.console import console_app, in_console
+from onebin.console.host import Host
 from onebin.errors import AppError, StoreFault
 from onebin.events import CHANNEL as EVENTS_CHANNEL
 from onebin.events import Events
@@ -48,8 +50,8 @@ from onebin.store.migrations import Migration
 from onebin.store.notices import Notices, notices_for
 from onebin.store.restore import finish_interrupted_restore
 from onebin.store.sqlite import SQLiteDatabase
+from onebin.store.tokens import ADMIN_MIGRATIONS, TokenStore
 from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
-from onebin.store.tokens import TokenStore
 from onebin.tls.tables import MIGRATIONS as TLS_MIGRATIONS
 from onebin.types import ASGIApp, Message, Receive, Scope, Send
 from onebin.webhooks import fan_out
@@ -68,7 +70,7 @@ CHANNELS = (EVENTS_CHANNEL, JOBS_CHANNEL)
 
 def app_migrations(app: App) -> list[Migration]:
     """onebin's own migrations (tokens, the failed-token limiter, certificates, jobs,
-    events, webhooks), then the app's: what its database is made of."""
+    events, webhooks, admin tokens), then the app's: what its database is made of."""
     return [
         *TOKEN_MIGRATIONS,
         *LIMITER_MIGRATIONS,
@@ -76,6 +78,7 @@ def app_migrations(app: App) -> list[Migration]:
         *JOB_MIGRATIONS,
         *EVENT_MIGRATIONS,
         *WEBHOOK_MIGRATIONS,
+        *ADMIN_MIGRATIONS,
         *app.migrations,
     ]
 
@@ -290,8 +293,11 @@ def reserved_claims(claimed: Claims) -> list[str]:
     """The onebin paths among ``claimed``, to refuse an app that would shadow them."""
     taken = [path for path in RESERVED_PATHS if path in claimed]
     for reserved in RESERVED_PREFIXES:
-        if reserved in claimed or any(
-            prefix.startswith(reserved) for prefix in (*claimed.exact, *claimed.prefixes)
+        # The bare path too: the console answers ``/_onebin`` as well as below it.
+        if (
+            reserved in claimed
+            or reserved.rstrip("/") in claimed.exact
+            or any(prefix.startswith(reserved) for prefix in (*claimed.exact, *claimed.prefixes))
         ):
             taken.append(reserved)
     return taken
@@ -377,17 +383,25 @@ def app_routes(context: Context, app: App) -> list[BaseRoute]:
     return routes
 
 
-def build_app(context: Context, app: App) -> ASGIApp:
-    """The whole application as one ASGI callable; ``AppError`` if its routes are refused."""
+def build_app(context: Context, app: App, host: Host | None = None) -> ASGIApp:
+    """The whole application as one ASGI callable; ``AppError`` if its routes are refused.
+
+    ``host`` is what the admin console shows of the serving processes (``onebin
+    serve`` makes it before forking); without it, this process alone.
+    """
     routes = app_routes(context, app)
     claimed = claims(routes)
     without_slash_redirects(routes)
     api = secured(build_api(routes, context.settings.cors_origins), app.headers)
     settings = context.settings
-    health = health_app(
-        Readiness(context.db, settings.data_dir, settings.min_free_disk, jobs=context.jobs)
-    )
+    readiness = Readiness(context.db, settings.data_dir, settings.min_free_disk, jobs=context.jobs)
+    health = health_app(readiness)
+    console = console_app(context, app, readiness, host or Host.starting(settings.workers), JsonApi)
     static = assets_app(app.static, app.headers)
+    if settings.metrics:  # imported only then: prometheus_client costs start-up time
+        from onebin.metrics.endpoint import with_metrics
+
+        health = with_metrics(health, context, claimed)
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await error_response(404, "not_found", "no such path")(scope, receive, send)
@@ -406,6 +420,8 @@ def build_app(context: Context, app: App) -> ASGIApp:
                 await error_response(
                     405, "method_not_allowed", "use GET or HEAD", {"allow": "GET, HEAD"}
                 )(scope, receive, send)
+        elif in_console(path):  # before the app's routes: they may not shadow it
+            await console(scope, receive, send)
         elif path in claimed:
             await api(scope, receive, send)
         else:

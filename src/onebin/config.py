@@ -64,6 +64,9 @@ class Settings:
     # May hold a password: kept out of repr() so no log of the settings shows it.
     database_url: str | None = field(default=None, repr=False)
     log_level: str = "info"
+    log_format: str = "text"
+    access_log: bool = True
+    metrics: bool = False
     workers: int = 1
     max_body_bytes: int = 1024 * 1024
     sqlite_synchronous: str = "FULL"
@@ -159,6 +162,23 @@ SETTINGS: tuple[Option, ...] = (
         "SQLite in the data directory when unset",
     ),
     Option("log_level", values.log_level, "debug, info, warning or error"),
+    Option(
+        "log_format",
+        values.log_format,
+        "text, or json: every log line one JSON object with stable keys",
+    ),
+    Option(
+        "access_log",
+        values.boolean,
+        "one log line per request (on or off)",
+        shown_default="on",
+    ),
+    Option(
+        "metrics",
+        values.boolean,
+        "serve Prometheus metrics at /metrics, to loopback clients or with an admin token",
+        is_flag=True,
+    ),
     Option(
         "workers", values.workers, "server processes sharing the ports (one per core is plenty)"
     ),

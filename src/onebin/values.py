@@ -132,6 +132,13 @@ def log_level(text: str) -> str:
     return level
 
 
+def log_format(text: str) -> str:
+    chosen = text.strip().lower()
+    if chosen not in {"text", "json"}:
+        raise ValueError("must be text or json")
+    return chosen
+
+
 def sqlite_synchronous(text: str) -> str:
     mode = text.strip().upper()
     if mode not in {"FULL", "NORMAL"}:

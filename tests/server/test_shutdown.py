@@ -131,7 +131,7 @@ def test_sigterm_to_the_process_group_lets_inflight_uploads_finish(tmp_path, wor
         with half_sent_uploads(server, token, 4) as uploads:
             os.killpg(server.process.pid, signal.SIGTERM)
             wait_until(
-                lambda: server.log().count("INFO:     Shutting down") == len(serving),
+                lambda: server.log().count("INFO uvicorn.error: Shutting down") == len(serving),
                 what="every worker to begin its shutdown",
             )
             # The supervisor's SIGTERM may reach a worker together with systemd's (and

@@ -121,15 +121,37 @@ def test_replace_that_fails_keeps_the_old_token_active(db, monkeypatch):
 
 
 def test_a_version_1_database_is_migrated_with_its_tokens_still_valid(settings):
-    """A file made before names could be reused: same ids, same secrets, same states."""
+    """A file made before names could be reused and before admin tokens: same ids,
+    same secrets, same states, and no token gains admin rights."""
+    live, gone = "ob_live-secret", "ob_gone-secret"
     v1 = SQLiteDatabase(settings.database_path, MIGRATIONS[:1])
     v1.open()
     try:
-        store = TokenStore(v1)
-        live, live_record = store.create("ci")
-        gone, _ = store.create("old")
-        store.revoke("old")
-        before = store.list()
+
+        def fill(conn):
+            insert = (
+                "INSERT INTO tokens (name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?)"
+            )
+            conn.execute(insert, ("ci", tokens.hash_token(live), "2025-01-01T00:00:00+00:00", None))
+            conn.execute(
+                insert,
+                (
+                    "old",
+                    tokens.hash_token(gone),
+                    "2025-01-02T00:00:00+00:00",
+                    "2025-02-01T00:00:00+00:00",
+                ),
+            )
+
+        v1.write_sync(fill)
+        before = v1.read_sync(
+            lambda conn: [
+                tuple(row)
+                for row in conn.execute(
+                    "SELECT id, name, created_at, revoked_at FROM tokens ORDER BY id"
+                )
+            ]
+        )
         with pytest.raises(sqlite3.IntegrityError):  # v1: a revoked name is taken for good
             v1.write_sync(
                 lambda conn: conn.execute(
@@ -139,24 +161,20 @@ def test_a_version_1_database_is_migrated_with_its_tokens_still_valid(settings):
     finally:
         v1.close()
 
-    db = SQLiteDatabase(settings.database_path, MIGRATIONS)
+    db = SQLiteDatabase(settings.database_path, app_migrations(items_app))
     db.open()
     try:
         store = TokenStore(db)
-        assert store.list() == before
-        assert asyncio.run(store.verify(live)) == live_record
+        records = store.list()
+        assert [(r.id, r.name, r.created_at, r.revoked_at) for r in records] == before
+        assert not any(r.admin for r in records)
+        assert asyncio.run(store.verify(live)) == records[0]
         assert not verifies(store, gone)
         with pytest.raises(StoreError, match="already exists"):
             store.create("ci")
         again, record = store.create("old")
         assert verifies(store, again)
-        assert record.id > max(r.id for r in before)
-        applied = db.read_sync(
-            lambda conn: conn.execute(
-                "SELECT version FROM schema_migrations WHERE component = 'onebin'"
-            ).fetchall()
-        )
-        assert [row[0] for row in applied] == [1, 2]
+        assert record.id > max(r.id for r in records)
     finally:
         db.close()
 
@@ -195,3 +213,12 @@ def test_a_token_name_is_printable_and_short(db, name):
 
 def test_a_token_name_may_be_any_printable_text(db):
     assert TokenStore(db).create("Zoë's laptop")[1].name == "Zoë's laptop"
+
+
+def test_admin_tokens_are_marked_on_both_engines(engine_db):
+    store = TokenStore(engine_db)
+    _, write = store.create("writer")
+    secret, admin = store.create("boss", admin=True)
+    assert (write.admin, admin.admin) == (False, True)
+    assert asyncio.run(store.verify(secret)) == admin
+    assert {r.name: r.admin for r in store.list()} == {"writer": False, "boss": True}

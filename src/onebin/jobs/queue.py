@@ -183,47 +183,81 @@ class JobQueue:
         depth, oldest, held = await self.db.read(read)
         return Backlog(depth, 0.0 if oldest is None else max(0.0, now - oldest), held)
 
+    # Each of these is one function of a connection, run on the calling thread by the
+    # command line (``get``, ``list``, ``retry``, ``cancel``) and on the loop's database
+    # paths by the console (``*_async``): one set of rules for both.
+
     def get(self, job_id: int) -> JobRecord:
-        row = self.db.read_sync(lambda conn: conn.execute(self.sql.get, (job_id,)).fetchone())
-        if row is None:
-            raise NotFound(f"no job {job_id}")
-        return JobRecord.of(row)
+        return self.db.read_sync(self._getting(job_id))
 
     def list(self, *, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         """The newest ``limit`` jobs, of one ``state`` when given."""
-        if state is None:
-            query, args = self.sql.listing, (limit,)
-        else:
-            query, args = self.sql.listing_in_state, (state, limit)
-        rows = self.db.read_sync(lambda conn: conn.execute(query, args).fetchall())
-        return [JobRecord.of(row) for row in rows]
+        return self.db.read_sync(self._listing(state, limit))
+
+    async def list_async(self, *, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+        return await self.db.read(self._listing(state, limit))
 
     def retry(self, job_id: int) -> JobRecord:
-        """A dead or cancelled job queued again, due now, with its attempts reset."""
-        now = self.clock()
+        """A dead or cancelled job queued again, due now, with its attempts reset;
+        ``NotFound`` for an unknown id, ``StoreError`` for a job in another state."""
+        return self.db.write_sync(self._retrying(job_id))
 
-        def retry(conn: Connection) -> Any:
-            row = conn.execute(self.sql.retry_now, (now, job_id)).fetchone()
-            if row is not None:
-                self.notices.notify(conn, CHANNEL)
-            return row
-
-        return self._changed(self.db.write_sync(retry), job_id, "retried", ("dead", "cancelled"))
+    async def retry_async(self, job_id: int) -> JobRecord:
+        return await self.db.write(self._retrying(job_id))
 
     def cancel(self, job_id: int) -> JobRecord:
         """A queued job cancelled; a running one cannot be (its handler is under way)."""
         now = self.clock()
-        cancel = self.sql.cancel
-        row = self.db.write_sync(lambda conn: conn.execute(cancel, (now, job_id)).fetchone())
-        return self._changed(row, job_id, "cancelled", ("queued",))
+        cancel, get = self.sql.cancel, self._getting(job_id)
 
-    def _changed(self, row: Any, job_id: int, verb: str, allowed: tuple[str, ...]) -> JobRecord:
-        if row is not None:
+        def cancelled(conn: Connection) -> JobRecord:
+            row = conn.execute(cancel, (now, job_id)).fetchone()
+            if row is None:
+                raise _unchanged(get(conn), "cancelled", ("queued",))
             return JobRecord.of(row)
-        state = self.get(job_id).state  # NotFound for an unknown id
-        raise StoreError(
-            f"job {job_id} is {state}: only a {' or '.join(allowed)} job can be {verb}"
-        )
+
+        return self.db.write_sync(cancelled)
+
+    async def counts(self) -> dict[str, int]:
+        """How many jobs are in each state (every state named, 0 for none)."""
+        counts = self.sql.counts
+
+        def read(conn: Connection) -> dict[str, int]:
+            found = {row["state"]: int(row["n"]) for row in conn.execute(counts).fetchall()}
+            return {state: found.get(state, 0) for state in STATES}
+
+        return await self.db.read(read)
+
+    def _getting(self, job_id: int) -> Callable[[Connection], JobRecord]:
+        get = self.sql.get
+
+        def read(conn: Connection) -> JobRecord:
+            row = conn.execute(get, (job_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no job {job_id}")
+            return JobRecord.of(row)
+
+        return read
+
+    def _listing(self, state: str | None, limit: int) -> Callable[[Connection], list[JobRecord]]:
+        if state is None:
+            query, args = self.sql.listing, (limit,)
+        else:
+            query, args = self.sql.listing_in_state, (state, limit)
+        return lambda conn: [JobRecord.of(row) for row in conn.execute(query, args).fetchall()]
+
+    def _retrying(self, job_id: int) -> Callable[[Connection], JobRecord]:
+        now = self.clock()
+        retry_now, get = self.sql.retry_now, self._getting(job_id)
+
+        def retry(conn: Connection) -> JobRecord:
+            row = conn.execute(retry_now, (now, job_id)).fetchone()
+            if row is None:
+                raise _unchanged(get(conn), "retried", ("dead", "cancelled"))
+            self.notices.notify(conn, CHANNEL)
+            return JobRecord.of(row)
+
+        return retry
 
     async def prune(self, before: float, *, limit: int = 5000) -> int:
         """Delete up to ``limit`` done or cancelled jobs that finished before ``before``.
@@ -233,3 +267,10 @@ class JobQueue:
         return await self.db.write(
             lambda conn: conn.execute(self.sql.prune, (before, limit)).rowcount
         )
+
+
+def _unchanged(record: JobRecord, verb: str, allowed: tuple[str, ...]) -> StoreError:
+    """Why a job was not ``verb``: its state is none of ``allowed``."""
+    return StoreError(
+        f"job {record.id} is {record.state}: only a {' or '.join(allowed)} job can be {verb}"
+    )

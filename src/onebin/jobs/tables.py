@@ -150,6 +150,7 @@ class JobSql:
     get: str = "SELECT * FROM onebin_jobs WHERE id = ?"
     listing: str = "SELECT * FROM onebin_jobs ORDER BY id DESC LIMIT ?"
     listing_in_state: str = "SELECT * FROM onebin_jobs WHERE state = ? ORDER BY id DESC LIMIT ?"
+    counts: str = "SELECT state, count(*) AS n FROM onebin_jobs GROUP BY state"
     retry_now: str = (
         "UPDATE onebin_jobs SET state = 'queued', attempts = 0, run_at = ?, worker = NULL, "
         "finished_at = NULL WHERE id = ? AND state IN ('dead', 'cancelled') RETURNING *"

@@ -20,6 +20,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from onebin import metrics
 from onebin.logs import RepeatLimiter
 from onebin.server.connections import ConnectionRegistry, Refused
 from onebin.server.listen import LINGERING_DESCRIPTORS
@@ -91,6 +92,7 @@ class Acceptor:
             try:
                 key = self.registry.admit(address)
             except Refused as refused:
+                metrics.recorder().refused(refused.code)
                 self._refuse(conn, refused)
                 continue
             task = self.loop.create_task(self._connect(conn, key))

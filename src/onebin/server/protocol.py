@@ -33,7 +33,9 @@ from http import HTTPStatus
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from onebin import metrics
 from onebin.http import ErrorBody, ErrorDetail
+from onebin.server.access import SCOPE_REFUSED, SCOPE_REQUEST_ID, refused, request_id_from
 from onebin.server.clients import TrustedProxies
 from onebin.server.connections import ConnectionRegistry
 
@@ -104,7 +106,13 @@ def expects_body(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 def error_bytes(
-    status: int, code: str, message: str, *, hsts: bool = False, retry_after: int | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    hsts: bool = False,
+    retry_after: int | None = None,
+    request_id: str | None = None,
 ) -> bytes:
     """A complete ``Connection: close`` HTTP/1.1 error response with a JSON body."""
     body = ErrorBody(error=ErrorDetail(code=code, message=message))
@@ -121,6 +129,8 @@ def error_bytes(
         head += f"retry-after: {retry_after}\r\n"
     if hsts:
         head += f"strict-transport-security: {HSTS.decode()}\r\n"
+    if request_id is not None:
+        head += f"x-request-id: {request_id}\r\n"
     return (head + "connection: close\r\n\r\n").encode("ascii") + payload
 
 
@@ -156,6 +166,10 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
         _lingering = False
         _head_bytes = 0
         _refusal: Refusal | None = None
+        # When (loop time) the head of the request being read began to arrive; None
+        # while none is: between requests, or once the app has it.
+        _begun: float | None = None
+        url = b""  # until uvicorn sets it, at the start of the first request
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             registry.live.add(self)
@@ -204,6 +218,7 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
             # with this: closing would wait for the unsent bytes to flush, forever.
             self.scope["extensions"] = {"onebin.abort": self.hang_up}
             self._head_bytes = 0
+            self._begun = self.loop.time()
             if self.deadline is None:
                 self._expect("head", limits.header_timeout)
 
@@ -231,6 +246,7 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
             if proxies:
                 self._resolve_client()
             super().on_headers_complete()
+            self._begun = None  # the app's now, and its access line
             if expects_body(self.headers):
                 self._expect("body", limits.body_timeout)
             else:
@@ -262,6 +278,8 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
 
         def send_400_response(self, msg: str) -> None:
             refusal = self._refusal or Refusal(400, "bad_request", "malformed HTTP request")
+            if self._begun is None:  # bytes that did not even begin a request: still one
+                self._begun = self.loop.time()
             self._refuse(refusal)
 
         def _unsupported_upgrade_warning(self) -> None:
@@ -281,23 +299,52 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
             self.deadline = None
             cycle = self.cycle
             started = cycle is not None and cycle.response_started
-            if cycle is not None and not cycle.response_complete:
+            running = cycle is not None and not cycle.response_complete
+            if running:
                 # The handler may still answer later; that answer must go nowhere.
                 cycle.disconnected = True
                 cycle.message_event.set()
             transport = self.transport
             if transport.is_closing() or self._lingering:
                 return
+            metrics.recorder().refused(refusal.code)
             if not started:
-                transport.write(
-                    error_bytes(refusal.status, refusal.code, refusal.message, hsts=hsts)
+                rid = cycle.scope.get(SCOPE_REQUEST_ID) if running else None
+                if rid is None:
+                    heard = self.headers if self._begun is not None and self.headers else ()
+                    rid = request_id_from(heard)
+                answer = error_bytes(
+                    refusal.status, refusal.code, refusal.message, hsts=hsts, request_id=rid
                 )
+                transport.write(answer)
+                size = len(answer.partition(b"\r\n\r\n")[2])
+                if running:  # the app's access line tells what the client got instead
+                    cycle.scope[SCOPE_REFUSED] = (refusal.status, size)
+                else:
+                    self._log_refusal(refusal.status, rid, size)
             if not transport.can_write_eof():  # TLS: close_notify, then close
                 transport.close()
                 return
             transport.write_eof()
             self._lingering = True
             self.loop.call_later(LINGER, transport.close)
+
+        def _log_refusal(self, status: int, rid: str, size: int) -> None:
+            """The access line of a refused request; none if no request began (an idle
+            connection timed out), as for a connection refused at the caps."""
+            begun, self._begun = self._begun, None
+            if begun is None:
+                return
+            # The URL arrives after the method: with some of it, the method is known.
+            refused(
+                rid=rid,
+                client=self.client[0] if self.client else "",
+                method=self.parser.get_method().decode("ascii", "replace") if self.url else "",
+                path=self.url.partition(b"?")[0],
+                status=status,
+                size=size,
+                duration=self.loop.time() - begun,
+            )
 
         def data_received(self, data: bytes) -> None:
             if not self._lingering:  # after a refusal, the rest is dropped unread

@@ -13,8 +13,10 @@ import signal
 from onebin.app import App
 from onebin.compose import app_jobs, app_routes, make_context, open_database
 from onebin.config import Settings
+from onebin.console.host import Host
 from onebin.errors import OnebinError
 from onebin.limiter import SharedFailureLimiter
+from onebin.metrics.directory import forget_worker, metrics_directory
 from onebin.server.heartbeat import Heartbeats
 from onebin.server.listen import bind_all, connection_cap, raise_open_files_limit
 from onebin.server.supervisor import EXIT_CANNOT_START, Supervisor
@@ -26,7 +28,10 @@ logger = logging.getLogger("onebin")
 
 def serve(settings: Settings, app: App) -> int:
     """Serve ``app`` until told to stop; the exit status. ``OnebinError`` on a bad start."""
-    with DataDirLock(settings.data_dir, exclusive=False) as lock:
+    with (
+        DataDirLock(settings.data_dir, exclusive=False) as lock,
+        metrics_directory(settings.metrics),
+    ):
         open_files = raise_open_files_limit()
         cap, lowered = connection_cap(settings.max_connections, open_files)
         if lowered:
@@ -52,6 +57,7 @@ def serve(settings: Settings, app: App) -> int:
             max_connections=cap,
             limiter=shared_limiter,
             heartbeats=Heartbeats(settings.workers),
+            host=Host.starting(settings.workers),
         )
         logger.info("up to %d connections per process (open-files limit %d)", cap, open_files)
         if settings.workers == 1:
@@ -66,6 +72,7 @@ def serve(settings: Settings, app: App) -> int:
             secure=[sockets.https] if sockets.https is not None else [],
             worker_timeout=settings.worker_timeout,
             graceful_timeout=settings.graceful_timeout,
+            exited=forget_worker if settings.metrics else None,
         )
         return supervisor.run()
 

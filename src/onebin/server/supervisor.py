@@ -90,6 +90,8 @@ class Supervisor:
     secure: Sequence[socket.socket] = ()
     worker_timeout: float = 10.0
     graceful_timeout: float = 10.0
+    # Called with the number of a worker that exited, before any replacement starts.
+    exited: Callable[[int], None] | None = None
     children: dict[int, tuple[int, float]] = field(default_factory=dict)  # pid -> number, start
     restarts: dict[int, float] = field(default_factory=dict)  # number -> when
     stopping: bool = False
@@ -193,6 +195,8 @@ class Supervisor:
 
     def _exited(self, pid: int, code: int) -> None:
         number, started = self.children.pop(pid)
+        if self.exited is not None:
+            self.exited(number)
         now = time.monotonic()
         if self.stopping:
             # -SIGTERM: stopped before its own handler was installed; still clean.

@@ -29,9 +29,11 @@ import uvicorn
 from onebin.app import App
 from onebin.compose import CHANNELS, build_app, job_runner, make_context, open_database
 from onebin.config import Settings
+from onebin.console.host import Host
 from onebin.limiter import FailureLimiter, SharedFailureLimiter
 from onebin.logs import RepeatLimiter, quiet_repeats
 from onebin.server.accept import Acceptor
+from onebin.server.access import Observer, observed
 from onebin.server.clients import TrustedProxies
 from onebin.server.connections import ConnectionLimits, ConnectionRegistry
 from onebin.server.heartbeat import INTERVAL, Heartbeats
@@ -60,6 +62,8 @@ class Shared:
     # None with --database-url: each process then counts in the database (``limiter_for``).
     limiter: SharedFailureLimiter | None
     heartbeats: Heartbeats
+    # What the admin console shows of this host's processes: its recent-requests ring.
+    host: Host
 
 
 def limiter_for(
@@ -74,11 +78,17 @@ def limiter_for(
     return DatabaseFailureLimiter(db, max_failures=settings.auth_failure_limit)
 
 
-def uvicorn_config(app: ASGIApp, settings: Settings, listening: Listening) -> uvicorn.Config:
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, listening: Listening, observers: Sequence[Observer]
+) -> uvicorn.Config:
+    """One listener's uvicorn settings, its app wrapped in onebin's access log."""
     return uvicorn.Config(
-        app,
+        observed(app, access_log=settings.access_log, observers=observers),
         host=settings.listen_host,
         lifespan="off",
+        # Logging is onebin's (``onebin.logs.configure``): uvicorn's records go to its
+        # handler, and onebin's access log replaces uvicorn's.
+        log_config=None,
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
@@ -211,7 +221,9 @@ def run_worker(
         limiter = limiter_for(settings, db, shared.limiter)
         notices = notices_for(db, CHANNELS)
         context = make_context(settings, db, limiter, notices)
-        asgi = build_app(context, app)
+        asgi = build_app(context, app, shared.host)
+        # Told of every finished request, on every listener (``onebin.server.access``).
+        observers: list[Observer] = [shared.host.observer(number)]
         proxies = TrustedProxies(settings.trusted_proxies)
         registry = ConnectionRegistry(
             ConnectionLimits(shared.max_connections, settings.max_client_connections),
@@ -226,14 +238,13 @@ def run_worker(
         manager = None
         if sockets.https is not None:
             listeners, manager = _https_listeners(
-                asgi, settings, db, sockets, limits, registry, proxies
+                asgi, settings, db, sockets, limits, registry, proxies, observers
             )
             where = url("https", sockets.https)
         else:
             listening = Listening(limits, registry, proxies)
-            listeners = [
-                Listener(uvicorn_config(asgi, settings, listening), sockets.http, listening)
-            ]
+            config = uvicorn_config(asgi, settings, listening, observers)
+            listeners = [Listener(config, sockets.http, listening)]
             where = url("http", sockets.http)
         logger.info(
             "onebin serving %s on %s (data in %s)", app.name, where, settings.data_dir.resolve()
@@ -247,11 +258,18 @@ def run_worker(
                 settings.backup_keep,
             )
             backups.start()
+        sampler = None
+        if settings.metrics:  # imported only then: prometheus_client costs start-up time
+            from onebin.metrics.serving import worker_metrics
+
+            sampler = worker_metrics(db, registry, number, observers)
         if manager is not None:
             manager.start()
         beat = (shared.heartbeats, number) if number is not None else None
         # Notices first: the others wait on them.
         services: list[Service] = [notices, context.events]
+        if sampler is not None:
+            services.append(sampler)
         jobs = job_runner(context, app)
         if jobs is not None:
             services.append(jobs)
@@ -275,6 +293,7 @@ def _https_listeners(
     limits: Limits,
     registry: ConnectionRegistry,
     proxies: TrustedProxies,
+    observers: Sequence[Observer],
 ) -> tuple[list[Listener], CertificateManager | None]:
     """The whole app with HSTS on the HTTPS port; challenges and redirects on the HTTP port."""
     # Imported here: the ACME stack (acme, josepy, requests) adds ~0.1 s to every
@@ -286,8 +305,8 @@ def _https_listeners(
     context: ssl.SSLContext = tls.context
     secure = Listening(limits, registry, proxies, context)
     plain = Listening(limits, registry, proxies)
-    https = uvicorn_config(tls.https_app, settings, secure)
-    http = uvicorn_config(tls.http_app, settings, plain)
+    https = uvicorn_config(tls.https_app, settings, secure, observers)
+    http = uvicorn_config(tls.http_app, settings, plain, observers)
     return [
         Listener(https, sockets.https, secure),
         Listener(http, sockets.http, plain),

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +82,18 @@ MIGRATIONS = (
     ),
 )
 
+# Applied after the library's other tables (its version comes after theirs).
+ADMIN_MIGRATIONS = (
+    Migration(
+        "onebin",
+        8,
+        "admin tokens",
+        # Existing tokens stay write tokens: admin rights are only ever given on purpose.
+        "ALTER TABLE tokens ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",
+        postgresql="ALTER TABLE tokens ADD COLUMN admin BOOLEAN NOT NULL DEFAULT false",
+    ),
+)
+
 
 @dataclass(frozen=True)
 class TokenSql:
@@ -90,7 +102,9 @@ class TokenSql:
     revoke_active: str = (
         "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING *"
     )
-    insert: str = "INSERT INTO tokens (name, token_hash, created_at) VALUES (?, ?, ?) RETURNING *"
+    insert: str = (
+        "INSERT INTO tokens (name, token_hash, created_at, admin) VALUES (?, ?, ?, ?) RETURNING *"
+    )
     all: str = "SELECT * FROM tokens ORDER BY id"
     last_revoked: str = (
         "SELECT revoked_at FROM tokens WHERE name = ? ORDER BY revoked_at DESC LIMIT 1"
@@ -107,12 +121,14 @@ SQL = {"sqlite": TokenSql(), "postgresql": TokenSql().marked("%s")}
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """A write token as stored: never its secret. ``name`` says whose it is."""
+    """A write token as stored: never its secret. ``name`` says whose it is; an
+    ``admin`` token also opens the console and the metrics."""
 
     id: int
     name: str
     created_at: str
     revoked_at: str | None
+    admin: bool = False
 
 
 MAX_NAME = 64
@@ -141,7 +157,9 @@ def _now() -> str:
 
 
 def _record(row: Mapping[str, Any] | sqlite3.Row) -> TokenRecord:
-    return TokenRecord(row["id"], row["name"], row["created_at"], row["revoked_at"])
+    return TokenRecord(
+        row["id"], row["name"], row["created_at"], row["revoked_at"], bool(row["admin"])
+    )
 
 
 class TokenStore:
@@ -151,13 +169,31 @@ class TokenStore:
         self.db = db
         self.sql = SQL[db.engine]
 
-    def create(self, name: str | None = None, *, replace: bool = False) -> tuple[str, TokenRecord]:
+    # The command line runs each change on its own thread (``create``, ``list``,
+    # ``revoke``), the console on the loop's database paths (``*_async``): the same
+    # function of a connection either way.
+
+    def create(
+        self, name: str | None = None, *, replace: bool = False, admin: bool = False
+    ) -> tuple[str, TokenRecord]:
         """Return the secret (shown once, never stored) and its record.
 
         Only one active token may hold a name. ``replace`` revokes the active token of
         that name in the same transaction, so a setup script can be rerun and there is
         never a moment with both tokens valid, or with neither.
         """
+        token, insert = self._creating(name, replace=replace, admin=admin)
+        return token, self.db.write_sync(insert)
+
+    async def create_async(
+        self, name: str | None = None, *, admin: bool = False
+    ) -> tuple[str, TokenRecord]:
+        token, insert = self._creating(name, replace=False, admin=admin)
+        return token, await self.db.write(insert)
+
+    def _creating(
+        self, name: str | None, *, replace: bool, admin: bool
+    ) -> tuple[str, Callable[[Connection], TokenRecord]]:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = hash_token(token)
         label = f"token-{digest[:8]}" if name is None else check_name(name)
@@ -168,7 +204,7 @@ class TokenStore:
             if replace:
                 conn.execute(sql.revoke_active, (now, label)).fetchall()
             try:
-                row = conn.execute(sql.insert, (label, digest, now)).fetchone()
+                row = conn.execute(sql.insert, (label, digest, now, admin)).fetchone()
             # DB-API connections name their engine's exceptions (sqlite3 and psycopg).
             except conn.IntegrityError:
                 raise StoreError(
@@ -176,15 +212,26 @@ class TokenStore:
                 ) from None
             return _record(row)
 
-        return token, self.db.write_sync(insert)
+        return token, insert
 
     def list(self) -> list[TokenRecord]:
         """Every token ever made, revoked ones too (a name may appear more than once)."""
-        rows = self.db.read_sync(lambda conn: conn.execute(self.sql.all).fetchall())
-        return [_record(row) for row in rows]
+        return self.db.read_sync(self._all)
+
+    async def list_async(self) -> list[TokenRecord]:
+        return await self.db.read(self._all)
+
+    def _all(self, conn: Connection) -> list[TokenRecord]:
+        return [_record(row) for row in conn.execute(self.sql.all).fetchall()]
 
     def revoke(self, name: str) -> TokenRecord:
         """Revoke the active token called ``name``; ``NotFound`` when none is active."""
+        return self.db.write_sync(self._revoking(name))
+
+    async def revoke_async(self, name: str) -> TokenRecord:
+        return await self.db.write(self._revoking(name))
+
+    def _revoking(self, name: str) -> Callable[[Connection], TokenRecord]:
         sql = self.sql
 
         def update(conn: Connection) -> TokenRecord:
@@ -200,7 +247,7 @@ class TokenStore:
                 )
             raise NotFound(f"no active token named {name!r}")
 
-        return self.db.write_sync(update)
+        return update
 
     async def verify(self, token: str) -> TokenRecord | None:
         """The live token's record, or None for an unknown or revoked token."""

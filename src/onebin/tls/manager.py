@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from onebin import metrics
 from onebin.config import Settings
 from onebin.errors import AcmeError
 from onebin.tls.acme_client import AcmeIssuer
@@ -291,6 +292,7 @@ class CertificateManager:
         self._consecutive = consecutive
         self._planned = self._announced_wait = retry
         delay = (retry - now) / timedelta(seconds=1)
+        metrics.recorder().renewal_failed(self.name)
         logger.warning(
             "no certificate for %s: %s (failure %d; retrying in %.0fs)",
             ", ".join(self.domains),

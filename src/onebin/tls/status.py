@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from onebin.app import App
 from onebin.config import Settings
+from onebin.store.database import Engine
 from onebin.tls.manager import acme_store
 from onebin.tls.storage import CertificateStatus, StoredCertificate, read_certificate
 
@@ -23,25 +24,25 @@ class DomainStatus:
     managed: bool
 
 
-def tls_status(settings: Settings, app: App | None = None) -> list[DomainStatus]:
-    """One entry per domain; empty when HTTPS is off. ``app`` is needed to open the
-    database with ``--database-url`` (its migrations say what the database is)."""
+def tls_status(
+    settings: Settings, app: App | None = None, db: Engine | None = None
+) -> list[DomainStatus]:
+    """One entry per domain; empty when HTTPS is off. With ``--database-url`` the
+    certificates are in the database: ``db`` when it is open (a running server's),
+    else opened here for ``app`` (its migrations say what the database is)."""
     if settings.acme_enabled:
-        name = settings.domain[0]
-        if settings.database_url is not None and app is not None:
+        if settings.database_url is not None and db is None and app is not None:
             from onebin.compose import open_database
 
-            db = open_database(settings, app)
+            opened = open_database(settings, app)
             try:
-                store = acme_store(settings, db)
-                certificate = store.load_certificate(name)
-                upkeep = store.load_status(name)
+                return tls_status(settings, db=opened)
             finally:
-                db.close()
-        else:
-            store = acme_store(settings)
-            certificate = store.load_certificate(name)
-            upkeep = store.load_status(name)
+                opened.close()
+        name = settings.domain[0]
+        store = acme_store(settings, db)
+        certificate = store.load_certificate(name)
+        upkeep = store.load_status(name)
         return [
             DomainStatus(
                 domain,

@@ -32,15 +32,6 @@ def _store(settings: Settings, app: App, action: Callable[[WebhookStore], Any]) 
         return action(WebhookStore(db))
 
 
-def as_json(webhook: Webhook) -> dict[str, Any]:
-    return {
-        "id": webhook.id,
-        "url": webhook.url,
-        "events": list(webhook.events),
-        "created_at": webhook.created_at,
-    }
-
-
 def cmd_webhook_add(settings: Settings, args: argparse.Namespace, app: App) -> int:
     try:  # checked before the database is opened: a typo costs nothing
         url = check_url(args.url)
@@ -49,7 +40,7 @@ def cmd_webhook_add(settings: Settings, args: argparse.Namespace, app: App) -> i
         raise ConfigError(str(exc)) from None
     webhook, secret = _store(settings, app, lambda store: store.add(url, patterns))
     if args.json:
-        print(json.dumps({**as_json(webhook), "secret": secret}, indent=2))
+        print(json.dumps({**webhook.as_json(), "secret": secret}, indent=2))
     else:
         print(f"id:     {webhook.id}")
         print(f"url:    {webhook.url}")
@@ -66,7 +57,7 @@ def cmd_webhook_add(settings: Settings, args: argparse.Namespace, app: App) -> i
 def cmd_webhook_list(settings: Settings, args: argparse.Namespace, app: App) -> int:
     webhooks: list[Webhook] = _store(settings, app, lambda store: store.list())
     if args.json:
-        print(json.dumps([as_json(webhook) for webhook in webhooks], indent=2))
+        print(json.dumps([webhook.as_json() for webhook in webhooks], indent=2))
         return 0
     print(f"{'ID':>6} {'EVENTS':<24} {'CREATED':<25} URL")
     for webhook in webhooks:

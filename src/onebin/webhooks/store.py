@@ -50,6 +50,15 @@ class Webhook:
     def of(cls, row: Any) -> Webhook:
         return cls(row["id"], row["url"], patterns_of(row["events"]), row["created_at"])
 
+    def as_json(self) -> dict[str, Any]:
+        """As ``webhook list --json`` and the console show it."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "events": list(self.events),
+            "created_at": self.created_at,
+        }
+
 
 @functools.lru_cache(maxsize=256)
 def patterns_of(stored: str) -> tuple[str, ...]:
@@ -85,8 +94,14 @@ class WebhookStore:
         return Webhook.of(row), secret
 
     def list(self) -> list[Webhook]:
-        rows = self.db.read_sync(lambda conn: conn.execute(self.sql.listing).fetchall())
-        return [Webhook.of(row) for row in rows]
+        return self.db.read_sync(self._listing)
+
+    async def list_async(self) -> list[Webhook]:
+        """``list`` on the loop's database paths (the console)."""
+        return await self.db.read(self._listing)
+
+    def _listing(self, conn: Connection) -> list[Webhook]:
+        return [Webhook.of(row) for row in conn.execute(self.sql.listing).fetchall()]
 
     def remove(self, webhook_id: int) -> Webhook:
         """The removed webhook; ``NotFound`` for an unknown id. Deliveries already
