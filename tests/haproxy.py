@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port, wait_until
+from tests.support import Daemon, free_port, wait_until
 
 # What a client gets when no replica is ready: JSON like onebin's own errors.
 NO_REPLICA = (
@@ -103,7 +103,7 @@ listen stats
 """
 
 
-class HAProxy:
+class HAProxy(Daemon):
     """``haproxy -f cfg -db`` on free ports in front of ``backends``; ``stop`` at the end."""
 
     def __init__(self, backends: Sequence[int], workdir: Path, **options: int | bool) -> None:
@@ -114,7 +114,6 @@ class HAProxy:
         self.config_path = workdir / "haproxy.cfg"
         self.log_path = workdir / "haproxy.log"
         self.options = options
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -174,21 +173,3 @@ class HAProxy:
             return all(status.get(name) == state for name, state in expected.items())
 
         wait_until(reached, timeout=timeout, what=f"haproxy to see {expected}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def __enter__(self) -> HAProxy:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

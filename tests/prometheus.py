@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import free_port, wait_until
+from tests.support import Daemon, free_port, wait_until
 
 
 def find_prometheus() -> str:
@@ -46,14 +46,13 @@ scrape_configs:
 """
 
 
-class Prometheus:
+class Prometheus(Daemon):
     def __init__(self, workdir: Path, target: str) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.config_path = workdir / "prometheus.yml"
         self.log_path = workdir / "prometheus.log"
         self.target = target
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -93,21 +92,3 @@ class Prometheus:
         assert body["status"] == "success", body
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def __enter__(self) -> Prometheus:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

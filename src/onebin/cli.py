@@ -7,6 +7,7 @@ stderr and an exit status (2 for bad settings or usage, 1 for anything else).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -483,6 +484,21 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
     return parser
 
 
+def _complaints(settings: Settings) -> Callable[[str], None]:
+    """How the command line reports what stops it: one ``onebin: ...`` line, or with
+    ``--log-format json`` one log object like every other line, so a log pipeline
+    that parses each line as JSON is not broken by the one that matters most."""
+    if settings.log_format != "json":
+        return lambda message: print(f"onebin: {message}", file=sys.stderr)
+    log = logging.getLogger("onebin")
+
+    def logged(message: str) -> None:
+        warning = message.startswith("warning: ")
+        log.log(logging.WARNING if warning else logging.ERROR, message.removeprefix("warning: "))
+
+    return logged
+
+
 def main(argv: Sequence[str] | None = None, app: str | None = None) -> int:
     """Run the ``onebin`` command line; the exit status.
 
@@ -498,27 +514,28 @@ def main(argv: Sequence[str] | None = None, app: str | None = None) -> int:
         print(f"onebin: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logs.configure(settings)
+    complain = _complaints(settings)
     for warning in unknown_variables(os.environ):
-        print(f"onebin: warning: {warning}", file=sys.stderr)
+        complain(f"warning: {warning}")
     args.app_reference = settings.app or default_app
     chosen = None
     if getattr(args, "needs_app", True):
         try:
             chosen = load_app(args.app_reference)
         except AppError as exc:
-            print(f"onebin: {exc}", file=sys.stderr)
+            complain(str(exc))
             return EXIT_USAGE
     handler: Command = args.handler
     try:
         return handler(settings, args, chosen)
     except ConfigError as exc:
-        print(f"onebin: {exc}", file=sys.stderr)
+        complain(str(exc))
         return EXIT_USAGE
     except OnebinError as exc:
-        print(f"onebin: {exc}", file=sys.stderr)
+        complain(str(exc))
         return EXIT_ERROR
     except OSError as exc:  # what no layer below could name better: still one line
-        print(f"onebin: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        complain(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR

@@ -170,4 +170,4 @@ def test_an_app_route_at_metrics_is_the_app_s_unless_metrics_are_on(tmp_path, ca
         assert answer.status_code == 401  # onebin's: the test client is no loopback client
     else:
         assert answer.json() == {"mine": True}
-        assert "/metrics" not in caplog.text
+        assert "onebin answers /metrics" not in caplog.text

@@ -16,12 +16,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from onebin.app import App
+from onebin.compose import app_migrations
 from onebin.errors import QueryTimeout, StoreError
 from onebin.store.database import Engine
 from onebin.store.migrations import Migration
 from onebin.store.postgres import PostgresDatabase
 from onebin.store.sqlite import SQLiteDatabase
-from onebin.store.tokens import MIGRATIONS as TOKEN_MIGRATIONS
 from onebin.store.tokens import TokenStore
 
 THINGS = Migration(
@@ -239,7 +240,7 @@ def test_a_write_past_its_deadline_is_stopped_and_keeps_nothing(make_engine):
 
 
 def test_tokens_create_verify_revoke_and_replace(make_engine):
-    db = make_engine(TOKEN_MIGRATIONS)
+    db = make_engine(app_migrations(App(name="bare")))  # onebin's tables alone
     db.open()
     store = TokenStore(db)
     secret, record = store.create("ci")
@@ -257,3 +258,24 @@ def test_tokens_create_verify_revoke_and_replace(make_engine):
     assert [(r.name, r.revoked_at is None) for r in store.list()] == [("ci", False), ("ci", False)]
     again, _ = store.create("ci")  # a revoked name can be used again
     assert asyncio.run(store.verify(again)) is not None
+
+
+def test_a_database_function_runs_in_its_callers_context(engine):
+    """What an engine's thread logs carries the request's id (``onebin.logs``), so a
+    fault found there is found by that id in the log."""
+    from onebin.logs import request_id
+
+    seen = []
+
+    def noted(conn):
+        seen.append(request_id.get())
+        return conn.execute("SELECT 1").fetchone()
+
+    async def calls() -> None:
+        request_id.set("req-42")
+        await engine.lookup(noted)
+        await engine.read(noted)
+        await engine.write(noted)
+
+    asyncio.run(calls())
+    assert seen == ["req-42"] * 3

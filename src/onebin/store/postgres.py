@@ -28,6 +28,7 @@ request is retried on a fresh connection and the old ones are dropped.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import os
@@ -252,8 +253,16 @@ class PostgresDatabase:
     ) -> T:
         if self._executor is None:
             raise StoreError("database is not open")
+        # In the caller's context (as ``asyncio.to_thread``), so that what the thread
+        # logs carries the request's id.
         call = functools.partial(
-            self._run, fn, read_only=read_only, limit=limit, asked=monotonic(), single=single
+            contextvars.copy_context().run,
+            self._run,
+            fn,
+            read_only=read_only,
+            limit=limit,
+            asked=monotonic(),
+            single=single,
         )
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 

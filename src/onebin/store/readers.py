@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import sqlite3
 import threading
@@ -69,7 +70,8 @@ class ReaderPool:
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         asked = time.monotonic()
-        future = self._executor.submit(self._call, fn, asked)
+        # In the caller's context: what the thread logs carries the request's id.
+        future = self._executor.submit(contextvars.copy_context().run, self._call, fn, asked)
         return await asyncio.wrap_future(future)
 
     def _call(self, fn: Callable[[sqlite3.Connection], T], asked: float) -> T:
