@@ -16,6 +16,7 @@ from onebin.console.overview import (
 )
 from onebin.items import app as items_app
 from onebin.jobs.queue import JobQueue
+from onebin.store.tokens import TokenStore
 from onebin.tls.status import tls_status
 from onebin.webhooks.store import WebhookStore
 from tests.tls.certificates import issue
@@ -29,6 +30,11 @@ def test_overview_of_each_engine(engine_settings, engine_db):
     jobs = JobQueue(engine_db)
     engine_db.write_sync(lambda conn: jobs.enqueue(conn, "console-test.work"))
     WebhookStore(engine_db).add("https://hooks.example/in", ["item.*"])
+    tokens = TokenStore(engine_db)
+    tokens.create("boss", admin=True)
+    tokens.create("writer")
+    tokens.create("gone")
+    tokens.revoke("gone")
     facts = asyncio.run(overview(standalone(engine_settings, items_app, engine_db)))
 
     assert facts["versions"]["app"] == {"name": "items", "version": items_app.version}
@@ -43,6 +49,7 @@ def test_overview_of_each_engine(engine_settings, engine_db):
         "cancelled": 0,
     }
     assert facts["webhooks"] == {"count": 1}
+    assert facts["tokens"] == {"active": 2, "admin": 1}
     assert facts["certificates"] == []
     database = facts["database"]
     assert database["engine"] == engine_db.engine

@@ -33,6 +33,7 @@ OVERVIEW: dict[str, Any] = {
         "counts": {"queued": 2, "running": 0, "done": 5, "dead": 1, "cancelled": 0},
         "oldest_due_seconds": 75.2,
     },
+    "tokens": {"active": 3, "admin": 1},
     "webhooks": {"count": 3},
     "backups": {"supported": True, "every_seconds": 21600.0, "count": 0, "last": None},
 }
@@ -75,6 +76,7 @@ def test_a_healthy_sqlite_service_in_a_few_lines():
         "              disk: ok",
         "database      sqlite /srv/data/onebin.sqlite3, 1.5 KiB (WAL 0 B)",
         "certificates  none (HTTPS is off)",
+        "tokens        3 active (1 admin)",
         "jobs          queued 2, running 0, done 5, dead 1, cancelled 0; oldest due 1m 15s",
         "webhooks      3",
         "backups       none; every 6h",

@@ -29,6 +29,7 @@ from onebin.console.host import Host
 from onebin.health import Readiness
 from onebin.jobs.queue import Backlog, JobQueue
 from onebin.store.database import Connection, Engine
+from onebin.store.tokens import TokenRecord, TokenStore
 from onebin.webhooks.store import WebhookStore
 
 if TYPE_CHECKING:
@@ -126,6 +127,12 @@ def certificates_section(entries: list[DomainStatus]) -> list[dict[str, Any]]:
     ]
 
 
+def tokens_section(records: list[TokenRecord]) -> dict[str, int]:
+    """How many tokens work now, and how many of those are admin tokens. Pure."""
+    active = [record for record in records if record.revoked_at is None]
+    return {"active": len(active), "admin": sum(record.admin for record in active)}
+
+
 def jobs_section(counts: dict[str, int], backlog: Backlog) -> dict[str, Any]:
     return {"counts": counts, "oldest_due_seconds": round(backlog.oldest_age, 3)}
 
@@ -166,6 +173,7 @@ async def overview(sources: Sources) -> dict[str, Any]:
         "database": await database(settings, db),
         "certificates": certificates_section(certificates),
         "jobs": jobs_section(await sources.jobs.counts(), await sources.jobs.backlog()),
+        "tokens": tokens_section(await TokenStore(db).list_async()),
         "webhooks": {"count": len(await WebhookStore(db).list_async())},
         "backups": backups_section(settings, files, supported=supported),
     }

@@ -131,6 +131,7 @@ def render(overview: dict[str, Any]) -> str:
         *_health(overview["health"]),
         *_database(overview["database"]),
         *_certificates(overview["certificates"]),
+        _line("tokens", "{active} active ({admin} admin)".format(**overview["tokens"])),
         *_jobs(overview["jobs"]),
         _line("webhooks", str(overview["webhooks"]["count"])),
         *_backups(overview["backups"]),
