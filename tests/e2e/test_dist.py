@@ -171,6 +171,38 @@ def test_dist_api_works_against_its_own_sqlite_file(server: ServerProcess):
         )
 
 
+def test_dist_carries_the_console_metrics_and_status(host: Host):
+    """What "Operate it" adds works from inside the file: the console's page and API,
+    an admin token made by the file itself, ``/metrics`` and ``status``."""
+    process = ServerProcess(
+        host.root / "data",
+        command=host.command,
+        cwd=host.root,
+        env=host.env,
+        inherit_env=False,
+        start_timeout=60,
+        extra_args=("--metrics",),
+    )
+    with process as server:
+        created = host.run("token", "create", "--admin", "--name", "boss", "--data-dir", "data")
+        assert created.returncode == 0, created.stderr
+        admin = {"authorization": f"Bearer {created.stdout.strip()}"}
+        page = httpx.get(f"{server.url}/_onebin/", timeout=10)
+        assert page.status_code == 200
+        assert "console.js" in page.text
+        overview = httpx.get(f"{server.url}/_onebin/api/overview", headers=admin, timeout=10)
+        assert overview.status_code == 200, overview.text
+        assert overview.json()["versions"]["app"]["name"] == "items"
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10)
+        assert metrics.status_code == 200, metrics.text
+        assert 'onebin_http_requests_total{method="GET",route="/_onebin/api/overview"' in (
+            metrics.text
+        )
+        status = host.run("status", "--data-dir", "data")
+        assert status.returncode == 0, status.stderr
+        assert "tokens        1 active (1 admin)" in status.stdout
+
+
 def test_dist_serves_every_asset_byte_identical_in_each_encoding(server: ServerProcess):
     files = build_output()
     suffixes = {"br": ".br", "gzip": ".gz"}
@@ -355,3 +387,12 @@ def test_dist_tiny_artifacts_leave_out_the_items_app(tiny_dist: Path, tmp_path: 
         assert "tinyapp/static/index.html.br" in files
         assert any(path.startswith("onebin/cli.") for path in files)
         assert not [path for path in files if path.startswith("onebin/items")]
+
+
+def test_dist_tiny_app_carries_the_console(tiny_url: str):
+    page = httpx.get(f"{tiny_url}/_onebin/", timeout=10)
+    assert page.status_code == 200
+    assert "console.js" in page.text
+    refused = httpx.get(f"{tiny_url}/_onebin/api/overview", timeout=10)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "unauthorized"
