@@ -114,7 +114,9 @@ def test_only_an_admin_token_passes_require_admin(db):
     refused = client.get("/", headers={"authorization": f"Bearer {writer}"})
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "admin_required"
-    assert client.get("/").status_code == 401
+    missing = client.get("/")
+    assert missing.status_code == 401
+    assert missing.json()["error"]["message"].startswith("an admin token is required")
     # Guessing is limited as for write tokens; a real write token is not a guess.
     guesses = [
         client.get("/", headers={"authorization": "Bearer ob_guess"}).status_code for _ in range(4)

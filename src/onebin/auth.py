@@ -38,7 +38,7 @@ class Authenticator:
         """The request's valid admin token, or a JSON 401/429 as ``require_token``, or a
         403 for a valid token without admin rights (the client then knows the token
         works but is the wrong kind; it is not a failed guess, so it is not limited)."""
-        record = await self.require_token(request)
+        record = await self._verified(request, "an admin token")
         if not record.admin:
             raise ApiError(
                 403,
@@ -49,9 +49,13 @@ class Authenticator:
         return record
 
     async def require_token(self, request: Request) -> TokenRecord:
+        return await self._verified(request, "a valid write token")
+
+    async def _verified(self, request: Request, needed: str) -> TokenRecord:
+        """The request's live token of any kind; ``needed`` names the kind in the 401."""
         token = bearer_token(request)
         if token is None:  # no guess at all: nothing to limit
-            raise _unauthorized("a valid write token is required: Authorization: Bearer <token>")
+            raise _unauthorized(f"{needed} is required: Authorization: Bearer <token>")
         record = await self.tokens.verify(token)
         if record is not None:
             return record

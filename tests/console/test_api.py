@@ -58,6 +58,7 @@ def test_an_admin_token_sees_every_section(console):
         "database",
         "certificates",
         "jobs",
+        "tokens",
         "webhooks",
         "backups",
     }

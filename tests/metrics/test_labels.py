@@ -14,6 +14,7 @@ from onebin.metrics.labels import (
     path_label,
     refusal_cause,
     route_templates,
+    without_converters,
 )
 from onebin.types import Receive, Scope, Send
 
@@ -138,3 +139,8 @@ def test_refusal_causes_name_the_cap_s_flag_or_keep_the_protocol_s_code():
     assert refusal_cause("too_many_client_connections") == "max_client_connections"
     assert refusal_cause("headers_too_large") == "headers_too_large"
     assert refusal_cause("rate_limit") == "rate_limit"
+
+
+def test_a_route_label_names_parameters_without_their_converters():
+    assert without_converters("/tokens/{name:path}") == "/tokens/{name}"
+    assert without_converters("/a/{x:int}/b/{y}") == "/a/{x}/b/{y}"

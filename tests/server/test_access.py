@@ -31,7 +31,14 @@ from onebin.server.access import (
 from onebin.store.sqlite import SQLiteDatabase
 from onebin.types import Scope
 from tests.conftest import app_context
-from tests.support import ServerProcess, free_port, raw_exchange, split_response, wait_until
+from tests.support import (
+    ServerProcess,
+    free_port,
+    raw_exchange,
+    read_response,
+    split_response,
+    wait_until,
+)
 from tests.tls.certificates import issue
 from tests.tls.https_server import HttpsServer, open_tls
 
@@ -406,6 +413,58 @@ def test_a_request_cut_off_is_logged_once_with_what_the_client_got(text_server):
     records = logged(text_server, "left-early", "too-slow")
     assert [(r["status"], r["bytes"]) for r in records["left-early"]] == [(499, 0)]
     assert [(r["status"], r["bytes"]) for r in records["too-slow"]] == [(408, len(body))]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        b"GET /healthz HTTP/1.1\r\nX-Request-ID: second-%d\r\n\r\n",  # no Host: 400
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: second-%d\r\nX-Big: "
+        + b"a" * 70_000
+        + b"\r\n\r\n",  # 431
+    ],
+)
+def test_a_refused_request_pipelined_behind_a_good_one_is_answered_after_it(text_server, second):
+    """Answers go out in the order the requests came: the good one's first, then the
+    refusal, and each is logged under its own id with what its client got."""
+    number = len(second)
+    first = b"GET /talk HTTP/1.1\r\nHost: x\r\nX-Request-ID: first-%d\r\n\r\n" % number
+    raw = raw_exchange(text_server.port, first + second % number)
+    status, headers, body = split_response(raw)
+    assert (status, headers["x-request-id"]) == (200, f"first-{number}")
+    length = int(headers["content-length"])
+    rest = body[length:]
+    status, headers, refusal = split_response(rest)
+    assert status in (400, 431)
+    assert headers["x-request-id"] == f"second-{number}"
+    records = logged(text_server, f"first-{number}", f"second-{number}")
+    assert [r["status"] for r in records[f"first-{number}"]] == [200]
+    assert [(r["status"], r["bytes"]) for r in records[f"second-{number}"]] == [
+        (status, len(refusal))
+    ]
+
+
+def test_a_bad_request_after_a_good_one_on_the_same_connection_is_answered(text_server):
+    with socket.create_connection(("127.0.0.1", text_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /talk HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert split_response(read_response(sock))[0] == 200
+        sock.sendall(b"GET /talk HTTP/1.1\r\nX-Request-ID: no-host\r\n\r\n")
+        status, headers, _ = split_response(read_response(sock))
+    assert (status, headers["x-request-id"]) == (400, "no-host")
+    [record] = logged(text_server, "no-host")["no-host"]
+    assert record["status"] == 400
+
+
+def test_a_client_that_leaves_halfway_through_a_head_is_logged_as_gone(text_server):
+    with socket.create_connection(("127.0.0.1", text_server.port)) as sock:
+        sock.sendall(b"GET /talk HTTP/1.1\r\nHost: x\r\nX-Request-ID: half-head\r\nAccept:")
+    [record] = logged(text_server, "half-head")["half-head"]
+    assert (record["method"], record["path"], record["status"], record["bytes"]) == (
+        "GET",
+        "/talk",
+        499,
+        0,
+    )
 
 
 def test_an_event_stream_is_logged_when_it_ends(text_server):

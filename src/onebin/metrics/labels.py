@@ -8,6 +8,7 @@ its method by name only if it is a standard one, and its refusal by a fixed word
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.routing import BaseRoute, Mount, Route
@@ -47,9 +48,18 @@ def method_label(method: str) -> str:
     return method if method in STANDARD_METHODS else "other"
 
 
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+
 def refusal_cause(code: str) -> str:
     """The ``cause`` label of a refusal with this error code."""
     return _CAUSES.get(code, code)
+
+
+def without_converters(path: str) -> str:
+    """``/tokens/{name:path}`` as ``/tokens/{name}``: a template as people write it in
+    a query, whatever converter the route parses its parameter with. Pure."""
+    return _CONVERTER.sub(r"{\1}", path)
 
 
 def route_templates(routes: list[BaseRoute], prefix: str = "") -> dict[int, str | None]:
@@ -63,10 +73,11 @@ def route_templates(routes: list[BaseRoute], prefix: str = "") -> dict[int, str 
     for route in routes:
         if isinstance(route, Mount):
             inner = route.routes
-            templates[id(route)] = None if inner else prefix + route.path
-            templates.update(route_templates(inner, prefix + route.path))
+            path = prefix + without_converters(route.path)
+            templates[id(route)] = None if inner else path
+            templates.update(route_templates(inner, path))
         elif isinstance(route, Route):
-            templates[id(route)] = prefix + route.path
+            templates[id(route)] = prefix + without_converters(route.path)
     return templates
 
 

@@ -35,7 +35,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from onebin import metrics
 from onebin.http import ErrorBody, ErrorDetail
-from onebin.server.access import SCOPE_REFUSED, SCOPE_REQUEST_ID, refused, request_id_from
+from onebin.server.access import (
+    CLIENT_CLOSED,
+    SCOPE_REFUSED,
+    SCOPE_REQUEST_ID,
+    refused,
+    request_id_from,
+)
 from onebin.server.clients import TrustedProxies
 from onebin.server.connections import ConnectionRegistry
 
@@ -169,6 +175,9 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
         # When (loop time) the head of the request being read began to arrive; None
         # while none is: between requests, or once the app has it.
         _begun: float | None = None
+        # A later request's refusal, held until the earlier request it was pipelined
+        # behind has its answer: answers go out in the order the requests came.
+        _held: Refusal | None = None
         url = b""  # until uvicorn sets it, at the start of the first request
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -177,6 +186,9 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
             super().connection_made(transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
+            if self._begun is not None and not self._lingering:
+                # The client left halfway through a request head: still a request.
+                self._log_refusal(CLIENT_CLOSED, request_id_from(self.headers), 0)
             self._release()
             super().connection_lost(exc)
 
@@ -262,6 +274,10 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            if self._held is not None:
+                held, self._held = self._held, None
+                self._refuse(held)
+                return
             # Bytes of a next request restart uvicorn's keep-alive timer with every
             # packet; the head deadline bounds a client that sends them slowly.
             if not self.transport.is_closing() and not self.pipeline and self.deadline is None:
@@ -298,8 +314,14 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
         def _refuse(self, refusal: Refusal) -> None:
             self.deadline = None
             cycle = self.cycle
-            started = cycle is not None and cycle.response_started
+            if cycle is not None and not cycle.response_complete and self._begun is not None:
+                # The refused head is a later request's (``_begun``: one is being
+                # read), pipelined behind one still being answered.
+                self._held = refusal
+                return
             running = cycle is not None and not cycle.response_complete
+            # (A finished earlier request's answer has nothing to do with this one.)
+            started = running and cycle.response_started
             if running:
                 # The handler may still answer later; that answer must go nowhere.
                 cycle.disconnected = True
@@ -347,7 +369,8 @@ def guarded_protocol(listening: Listening) -> type[HttpToolsProtocol]:
             )
 
         def data_received(self, data: bytes) -> None:
-            if not self._lingering:  # after a refusal, the rest is dropped unread
+            # After a refusal (or while one is held), the rest is dropped unread.
+            if not self._lingering and self._held is None:
                 super().data_received(data)
 
     return GuardedHttpToolsProtocol
