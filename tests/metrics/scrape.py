@@ -64,5 +64,5 @@ def admin_token(server: ServerProcess, name: str = "admin") -> str:
 
 
 def metrics_directories(tmp_path: Path) -> list[Path]:
-    """The metrics directories of the servers a test started (see conftest.py)."""
-    return sorted((tmp_path / "tmp").glob("onebin-metrics-*"))
+    """The metrics directories of the servers a test started in ``tmp_path / "data"``."""
+    return sorted((tmp_path / "data" / "metrics").glob("onebin-metrics-*"))

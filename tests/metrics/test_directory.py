@@ -17,8 +17,9 @@ def no_directory(monkeypatch):
     monkeypatch.delenv(ENVIRONMENT, raising=False)
 
 
-def test_a_private_empty_directory_named_in_the_environment_while_serving(no_directory):
-    with metrics_directory(True) as path:
+def test_a_private_empty_directory_named_in_the_environment_while_serving(no_directory, tmp_path):
+    with metrics_directory(True, tmp_path) as path:
+        assert path.parent == tmp_path / "metrics"
         assert path is not None
         assert os.environ[ENVIRONMENT] == str(path)
         assert list(path.iterdir()) == []
@@ -28,14 +29,14 @@ def test_a_private_empty_directory_named_in_the_environment_while_serving(no_dir
     assert ENVIRONMENT not in os.environ
 
 
-def test_none_without_metrics(no_directory):
-    with metrics_directory(False) as path:
+def test_none_without_metrics(no_directory, tmp_path):
+    with metrics_directory(False, tmp_path) as path:
         assert path is None
         assert ENVIRONMENT not in os.environ
 
 
-def test_a_dead_worker_s_gauges_go_and_its_counts_stay(no_directory):
-    with metrics_directory(True) as path:
+def test_a_dead_worker_s_gauges_go_and_its_counts_stay(no_directory, tmp_path):
+    with metrics_directory(True, tmp_path) as path:
         assert path is not None
         names = [
             "counter_1.db",

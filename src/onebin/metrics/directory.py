@@ -5,6 +5,9 @@ variable ``PROMETHEUS_MULTIPROC_DIR``, which must be set before any worker forks
 (workers inherit it) and before ``prometheus_client`` is imported. The directory is
 private to one run: created empty at start (so no count of an earlier run or of
 another server leaks in), readable only by the server's user, removed at exit.
+It lives in the data directory (``DATA_DIR/metrics/``), not in ``/tmp``: cleaners of
+temporary files (systemd-tmpfiles removes what is untouched for days) would delete
+a quiet server's counter files from under it.
 
 A server that is killed (SIGKILL, the OOM killer) cannot remove it, so its name
 carries the serving process's id, and a server starting with ``--metrics`` removes
@@ -47,16 +50,17 @@ def is_running(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def metrics_directory(enabled: bool) -> Iterator[Path | None]:
-    """A fresh private directory named in the environment while the server runs;
-    nothing (None) when metrics are off."""
+def metrics_directory(enabled: bool, data_dir: Path) -> Iterator[Path | None]:
+    """A fresh private directory in ``data_dir``, named in the environment while the
+    server runs; nothing (None) when metrics are off."""
     if not enabled:
         yield None
         return
-    parent = Path(tempfile.gettempdir())
+    parent = data_dir / "metrics"
+    parent.mkdir(mode=0o700, exist_ok=True)
     for name in abandoned((path.name for path in parent.glob(PREFIX + "*")), is_running):
         shutil.rmtree(parent / name, ignore_errors=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))  # mode 0700
+    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))  # mode 0700
     previous = os.environ.get(ENVIRONMENT)
     os.environ[ENVIRONMENT] = str(path)
     try:

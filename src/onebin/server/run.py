@@ -30,7 +30,7 @@ def serve(settings: Settings, app: App) -> int:
     """Serve ``app`` until told to stop; the exit status. ``OnebinError`` on a bad start."""
     with (
         DataDirLock(settings.data_dir, exclusive=False) as lock,
-        metrics_directory(settings.metrics),
+        metrics_directory(settings.metrics, settings.data_dir),
     ):
         open_files = raise_open_files_limit()
         cap, lowered = connection_cap(settings.max_connections, open_files)
