@@ -10,7 +10,6 @@ flag anyway, for the rate limits to see clients apart.)
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Container
 
@@ -25,6 +24,7 @@ from starlette.responses import Response
 from onebin.app import Context
 from onebin.http import ApiError, bearer_token, error_response
 from onebin.metrics.state import Stored, StoredCollector, read_stored
+from onebin.server.clients import ip_address
 from onebin.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("onebin")
@@ -34,13 +34,8 @@ PATH = "/metrics"
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8 and ::1 (IPv4-mapped too); False for anything else,
     names and garbage included. Pure."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
+    address = ip_address(host)
+    return address is not None and address.is_loopback
 
 
 async def authorize(context: Context, request: Request) -> None:

@@ -47,13 +47,8 @@ class TrustedProxies:
     def trusts(self, address: str) -> bool:
         if not self.networks:
             return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in network for network in self.networks)
+        ip = ip_address(address)
+        return ip is not None and any(ip in network for network in self.networks)
 
     def client(self, peer: str, forwarded_for: Sequence[bytes]) -> str:
         """The client address for a request from ``peer`` with these X-Forwarded-For lines."""
@@ -76,3 +71,15 @@ class TrustedProxies:
             return None
         value = forwarded_proto[-1].split(b",")[-1].strip().lower()
         return {b"http": "http", b"https": "https"}.get(value)
+
+
+def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an IP address, an IPv4-mapped IPv6 one as the IPv4 address it
+    carries (a dual-stack socket reports IPv4 peers so); None for anything else. Pure."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
