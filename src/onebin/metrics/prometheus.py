@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram, values
@@ -51,6 +51,19 @@ def use_worker_files(number: int | None) -> None:
     """
     identity = str(number or 0)
     values.ValueClass = values.MultiProcessValue(lambda: identity)
+
+
+def timed(call: Callable[..., Awaitable[T]], took: Histogram) -> Callable[..., Awaitable[T]]:
+    """``call`` (a database's way in) with the time its caller waits put in ``took``."""
+
+    async def timed_call(fn: Callable[[Connection], T], **options: Any) -> T:
+        started = time.perf_counter()
+        try:
+            return await call(fn, **options)
+        finally:
+            took.observe(time.perf_counter() - started)
+
+    return timed_call
 
 
 class PrometheusRecorder(Recorder):
@@ -146,34 +159,18 @@ class PrometheusRecorder(Recorder):
         They are wrapped on this one object, so without ``--metrics`` the engines
         run untouched; the time is what the caller waits, queueing included.
         """
-        lookup, read, write = db.lookup, db.read, db.write
-        looked_up = self.query_seconds.labels("lookup")
-        read_done = self.query_seconds.labels("read")
+        write = db.write
 
-        async def timed_lookup(fn: Callable[[Connection], T]) -> T:
-            started = time.perf_counter()
-            try:
-                return await lookup(fn)
-            finally:
-                looked_up.observe(time.perf_counter() - started)
-
-        async def timed_read(fn: Callable[[Connection], T]) -> T:
-            started = time.perf_counter()
-            try:
-                return await read(fn)
-            finally:
-                read_done.observe(time.perf_counter() - started)
-
-        async def timed_write(fn: Callable[[Connection], T], **options: Any) -> T:
-            started = time.perf_counter()
+        async def counted_write(fn: Callable[[Connection], T], **options: Any) -> T:
             self.pending_writes += 1
             try:
                 return await write(fn, **options)
             finally:
                 self.pending_writes -= 1
-                self.write_seconds.observe(time.perf_counter() - started)
 
-        db.lookup, db.read, db.write = timed_lookup, timed_read, timed_write  # type: ignore[method-assign]
+        db.lookup = timed(db.lookup, self.query_seconds.labels("lookup"))  # type: ignore[method-assign]
+        db.read = timed(db.read, self.query_seconds.labels("read"))  # type: ignore[method-assign]
+        db.write = timed(counted_write, self.write_seconds)  # type: ignore[method-assign]
 
     async def sample(self, open_connections: Callable[[], int]) -> None:
         """Copy the gauges into this process's file every ``SAMPLE_SECONDS``, until
