@@ -15,7 +15,7 @@ BENCH_DEB_PACKAGES := wrk caddy nginx libnginx-mod-http-brotli-static
 # `onebin build`: PyInstaller --strip runs binutils' strip (also on the zipapp's extensions).
 BUILD_DEB_PACKAGES := binutils
 
-.PHONY: run test venv scanner frontend system-deps lint bench dist wheel clean
+.PHONY: run test venv scanner frontend system-deps lint bench dist wheel model clean
 
 run: $(STAMPS)/run frontend
 	$(BIN)/onebin serve
@@ -87,6 +87,21 @@ dist: $(STAMPS)/dist frontend
 wheel: $(STAMPS)/dist frontend
 	rm -rf build
 	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w dist .
+
+# The embedding model inside the package (docs/model.md): distilled from all-MiniLM-L6-v2
+# in a virtualenv of its own, as torch and transformers are build tools, never onebin's
+# dependencies. Its stamp lies inside it, so `make wheel` (rm -rf build) resets both.
+MODEL_VENV := build/model-venv
+# torch's CPU build (2.13.0+cpu) is on PyTorch's index, not on PyPI; empty it where a local
+# wheel directory (pip's find-links) has it.
+MODEL_PIP_FLAGS ?= --extra-index-url https://download.pytorch.org/whl/cpu
+model: $(MODEL_VENV)/installed
+	$(MODEL_VENV)/bin/python tools/make_model.py
+$(MODEL_VENV)/installed: requirements-model.lock
+	test -x $(MODEL_VENV)/bin/python || $(PYTHON) -m venv $(MODEL_VENV)
+	$(MODEL_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps $(MODEL_PIP_FLAGS) -r requirements-model.lock
+	$(MODEL_VENV)/bin/python -m pip check
+	touch $@
 
 clean:
 	rm -rf $(VENV) $(SCANNER_VENV) $(STAMPS) $(WEB) frontend/node_modules frontend/build dist build

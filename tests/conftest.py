@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from onebin.app import Context
+from onebin.app import App, Context
 from onebin.compose import build_app, make_context, open_database
 from onebin.config import Settings
 from onebin.items import app as items_app
@@ -59,9 +59,9 @@ def token(db: SQLiteDatabase) -> str:
     return secret
 
 
-def app_context(settings: Settings, db: SQLiteDatabase) -> Context:
+def app_context(settings: Settings, db: SQLiteDatabase, app: App = items_app) -> Context:
     limiter = SharedFailureLimiter(max_failures=settings.auth_failure_limit)
-    return make_context(settings, db, limiter)
+    return make_context(settings, db, limiter, app=app)
 
 
 @pytest.fixture

@@ -83,7 +83,10 @@ def test_api_limits_bad_tokens_in_postgresql_across_replicas(data_dir, postgres_
     try:
         clients = [
             TestClient(
-                build_app(make_context(settings, db, limiter_for(settings, db, None)), items_app)
+                build_app(
+                    make_context(settings, db, limiter_for(settings, db, None), app=items_app),
+                    items_app,
+                )
             )
             for db in (first, second)
         ]

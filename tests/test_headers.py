@@ -61,7 +61,7 @@ def test_an_apps_own_pages_carry_its_security_headers(settings, db):
         ],
         headers=SecurityHeaders().allow("style-src", "'unsafe-inline'"),
     )
-    client = TestClient(build_app(app_context(settings, db), app))
+    client = TestClient(build_app(app_context(settings, db, app), app))
     html = client.get("/page")
     assert "style-src 'self' 'unsafe-inline'" in html.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in html.headers["content-security-policy"]

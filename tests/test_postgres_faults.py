@@ -57,7 +57,7 @@ def test_stopped_postgresql_is_503_json_and_not_ready_then_recovers(private_post
     try:
         token, _ = TokenStore(db).create("t")
         auth = {"authorization": f"Bearer {token}"}
-        client = TestClient(build_app(app_context(settings, db), WORDS))
+        client = TestClient(build_app(app_context(settings, db, WORDS), WORDS))
         assert client.post("/words?word=one", headers=auth).status_code == 201
         assert client.get("/readyz").status_code == 200
 
@@ -95,7 +95,7 @@ def test_no_acknowledged_write_is_lost_when_postgresql_stops_under_load(private_
     try:
         token, _ = TokenStore(db).create("t")
         auth = {"authorization": f"Bearer {token}"}
-        client = TestClient(build_app(app_context(settings, db), WORDS))
+        client = TestClient(build_app(app_context(settings, db, WORDS), WORDS))
 
         def writer(number: int) -> None:
             serial = 0

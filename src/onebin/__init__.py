@@ -43,6 +43,12 @@ _PUBLIC = {
     "resource": "onebin.http",
     "none_match": "onebin.etags",
     "strong_tags": "onebin.etags",
+    # search by meaning
+    "Semantic": "onebin.semantic.collection",
+    "SemanticMatch": "onebin.semantic.search",
+    "SemanticSearch": "onebin.semantic.search",
+    "embed": "onebin.semantic.model",
+    "fuse": "onebin.semantic.fusion",
     # full-text search input
     "SearchTextError": "onebin.store.fulltext",
     "match_expression": "onebin.store.fulltext",

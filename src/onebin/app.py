@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute
@@ -29,9 +29,13 @@ from onebin.http import BodyLimits
 from onebin.jobs.queue import JobQueue
 from onebin.jobs.runner import Handler
 from onebin.jobs.schedule import Periodic
+from onebin.semantic.collection import Semantic
 from onebin.store.database import Database
 from onebin.store.migrations import LIBRARY_COMPONENT, Migration
 from onebin.store.tokens import TokenRecord
+
+if TYPE_CHECKING:
+    from onebin.semantic.search import SemanticSearch
 
 # The items catalogue: what `onebin` serves when no other application is named.
 DEFAULT_APP = "onebin.items:app"
@@ -56,12 +60,15 @@ class Context:
         events: Events,
         *,
         jobs: JobQueue | None = None,
+        semantic: Mapping[str, SemanticSearch] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.events = events
         # The job queue: ``context.jobs.enqueue(conn, kind, payload)`` inside a write.
         self.jobs = jobs if jobs is not None else JobQueue(db)  # type: ignore[arg-type]
+        # The app's semantic collections by name (``App(semantic=...)``).
+        self.semantic: Mapping[str, SemanticSearch] = semantic or {}
         self.body_limits = BodyLimits(max_bytes=settings.max_body_bytes)
         self._auth = auth
 
@@ -109,6 +116,8 @@ class App:
       ``Job``. Kinds starting with ``onebin.`` are onebin's.
     - ``periodic``: ``Periodic`` jobs, enqueued once per slot across all processes;
       each needs a handler in ``jobs``.
+    - ``semantic``: ``Semantic`` collections, rows found by meaning; each is searched
+      through ``context.semantic[name]``.
     """
 
     name: str
@@ -119,6 +128,7 @@ class App:
     headers: SecurityHeaders = field(default_factory=SecurityHeaders)
     jobs: JobHandlers | None = None
     periodic: Sequence[Periodic] = ()
+    semantic: Sequence[Semantic] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -141,6 +151,12 @@ class App:
             self.check_kind(periodic.kind)
         if self.periodic and self.jobs is None:
             raise AppError(f"app {self.name!r}: periodic jobs need their handlers in jobs=")
+        for collection in self.semantic:
+            if not isinstance(collection, Semantic):
+                self._refuse("semantic", "a sequence of Semantic", collection)
+        names = [collection.name for collection in self.semantic]
+        if len(set(names)) != len(names):
+            raise AppError(f"app {self.name!r}: two semantic collections have the same name")
         for migration in self.migrations:
             if not isinstance(migration, Migration):
                 raise AppError(

@@ -31,6 +31,7 @@ from onebin.config import (
 )
 from onebin.errors import AppError, BuildError, ConfigError, OnebinError, StoreError
 from onebin.jobs.cli import add_jobs_commands
+from onebin.semantic.cli import add_reindex_command
 from onebin.store.backup import backup
 from onebin.store.database import Engine
 from onebin.store.integrity import run_check
@@ -383,6 +384,7 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
 
     add_jobs_commands(commands, arguments, DATA_DIR_ONLY)
     add_webhook_commands(commands, arguments, DATA_DIR_ONLY)
+    add_reindex_command(commands, arguments, DATA_DIR_ONLY)
 
     new = commands.add_parser(
         "new",

@@ -42,6 +42,7 @@ from onebin.jobs.schedule import Periodic, check_kind
 from onebin.jobs.tables import MIGRATIONS as JOB_MIGRATIONS
 from onebin.limiter import FailureLimiter
 from onebin.logs import RepeatLimiter
+from onebin.semantic.tables import MIGRATIONS as VECTOR_MIGRATIONS
 from onebin.store.connection import check_owner
 from onebin.store.database import Engine
 from onebin.store.integrity import check_at_start
@@ -70,7 +71,7 @@ CHANNELS = (EVENTS_CHANNEL, JOBS_CHANNEL)
 
 def app_migrations(app: App) -> list[Migration]:
     """onebin's own migrations (tokens, the failed-token limiter, certificates, jobs,
-    events, webhooks, admin tokens), then the app's: what its database is made of."""
+    events, webhooks, admin tokens, vectors), then the app's: what its database is made of."""
     return [
         *TOKEN_MIGRATIONS,
         *LIMITER_MIGRATIONS,
@@ -79,6 +80,7 @@ def app_migrations(app: App) -> list[Migration]:
         *EVENT_MIGRATIONS,
         *WEBHOOK_MIGRATIONS,
         *ADMIN_MIGRATIONS,
+        *VECTOR_MIGRATIONS,
         *app.migrations,
     ]
 
@@ -304,9 +306,14 @@ def reserved_claims(claimed: Claims) -> list[str]:
 
 
 def make_context(
-    settings: Settings, db: Engine, limiter: FailureLimiter, notices: Notices | None = None
+    settings: Settings,
+    db: Engine,
+    limiter: FailureLimiter,
+    notices: Notices | None = None,
+    *,
+    app: App | None = None,
 ) -> Context:
-    """The ``Context`` of one serving process.
+    """The ``Context`` of one serving process, with ``app``'s semantic collections.
 
     ``notices`` are the process's wake-ups, which the server starts; without them
     (tests, the command line) the engine's are made here and never started, so
@@ -316,7 +323,22 @@ def make_context(
         notices = notices_for(db, CHANNELS)
     events, jobs = Events(db, notices), JobQueue(db, notices)
     fan_out(events.log, jobs)  # every event queues its webhook deliveries as it commits
-    return Context(settings, db, Authenticator(TokenStore(db), limiter), events, jobs=jobs)
+    semantic = None
+    if app is not None and app.semantic:
+        # Imported here: the vector search module loads a native extension.
+        from onebin.semantic.search import searches
+
+        semantic = searches(tuple(app.semantic), db, jobs)
+    auth = Authenticator(TokenStore(db), limiter)
+    return Context(settings, db, auth, events, jobs=jobs, semantic=semantic)
+
+
+def prepare_semantic(context: Context) -> None:
+    """At start, before the workers: re-embeds the rows of collections whose vectors
+    another model made, and queues the embedding of rows left marked (a crash, a
+    migration that marked existing rows)."""
+    for search in context.semantic.values():
+        search.indexer.prepare_sync()
 
 
 def app_jobs(context: Context, app: App) -> tuple[dict[str, Handler], list[Periodic]]:

@@ -201,7 +201,7 @@ def test_build_app_keeps_api_404s_as_json_in_front_of_assets(settings, db, site_
         routes=items_app.routes,
         static=Static(site_package, spa_fallback=True),
     )
-    app = build_app(app_context(settings, db), spa)
+    app = build_app(app_context(settings, db, spa), spa)
     api = call_asgi(app, "/api/unknown")
     assert api.status == 404
     assert api.headers["content-type"].startswith("application/json")

@@ -18,14 +18,14 @@ from onebin.items.sqlite import SQLiteItemStore
 )
 def test_item_store_follows_the_database_engine(engine, store):
     db = SimpleNamespace(engine=engine)
-    chosen = item_store(db, SimpleNamespace())
+    chosen = item_store(db, SimpleNamespace(), SimpleNamespace())
     assert type(chosen) is store
     assert chosen.db is db
 
 
 def test_item_store_refuses_an_engine_it_has_no_sql_for():
     with pytest.raises(RuntimeError, match="'mysql'"):
-        item_store(SimpleNamespace(engine="mysql"), SimpleNamespace())
+        item_store(SimpleNamespace(engine="mysql"), SimpleNamespace(), SimpleNamespace())
 
 
 @pytest.mark.parametrize(

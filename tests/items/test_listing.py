@@ -86,3 +86,38 @@ def test_build_list_sql_walks_the_sort_index_only_for_many_matches():
     assert params == same_params == ['"hammer"*', 21]
     relevance = parse_list_query({"q": "hammer"})
     assert build_list_sql(relevance, many_matches=True) == build_list_sql(relevance)
+
+
+def test_a_search_ranks_by_hybrid_relevance_unless_told_otherwise():
+    query = parse_list_query({"q": "hammer"})
+    assert (query.sort_field, query.mode) == ("relevance", "hybrid")
+    assert query.sort == "relevance:hybrid"
+    assert parse_list_query({"q": "hammer", "mode": "semantic"}).mode == "semantic"
+    text = parse_list_query({"q": "hammer", "mode": "text"})
+    assert (text.mode, text.sort) == ("text", "relevance")
+
+
+def test_a_search_in_another_order_filters_by_words():
+    query = parse_list_query({"q": "hammer", "sort": "-created_at"})
+    assert (query.mode, query.by_meaning) == ("text", False)
+    assert parse_list_query({"q": "hammer", "sort": "name", "mode": "text"}).mode == "text"
+    for mode in ("semantic", "hybrid"):
+        with pytest.raises(ListQueryError, match="sort=relevance or mode=text"):
+            parse_list_query({"q": "hammer", "sort": "name", "mode": mode})
+
+
+def test_mode_is_checked_and_means_nothing_without_a_search():
+    with pytest.raises(ListQueryError, match="mode must be one of text, semantic, hybrid"):
+        parse_list_query({"q": "hammer", "mode": "fuzzy"})
+    with pytest.raises(ListQueryError, match="mode must be one of"):
+        parse_list_query({"mode": "fuzzy"})
+    assert parse_list_query({"mode": "semantic"}).mode == "text"
+    assert parse_list_query({"q": "  ", "mode": "hybrid"}).terms is None
+
+
+def test_a_cursor_belongs_to_the_mode_that_made_it():
+    hybrid = encode_cursor("relevance:hybrid", -0.03, 7)
+    assert parse_list_query({"q": "hammer", "cursor": hybrid}).after == (-0.03, 7)
+    for other in ({"mode": "semantic"}, {"mode": "text"}):
+        with pytest.raises(ListQueryError, match="another sort order"):
+            parse_list_query({"q": "hammer", "cursor": hybrid, **other})

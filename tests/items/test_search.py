@@ -8,12 +8,15 @@ through HTTP.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import pytest
 from starlette.testclient import TestClient
 
-from onebin.items.listing import RANKED_CANDIDATES
+from onebin import SemanticMatch
+from onebin.items.listing import RANKED_CANDIDATES, parse_list_query
+from onebin.items.search import MIN_SIMILARITY, page_after, ranking
 from tests.items.test_api import assert_error, create
 
 
@@ -289,3 +292,41 @@ def test_search_finds_text_stored_with_decomposed_accents(client, token):
     create(client, token, name=name)
     assert search(client, "creme brulee") == [name]
     assert search(client, "crème") == [name]
+
+
+# How semantic and hybrid searches order and page (onebin.items.search), without a model.
+
+
+def test_hybrid_puts_an_item_found_both_ways_first():
+    query = parse_list_query({"q": "hammer"})
+    meaning = [SemanticMatch(3, 0.9), SemanticMatch(1, 0.8), SemanticMatch(9, 0.5)]
+    order = [item_id for item_id, _ in ranking(query, [1, 2], meaning)]
+    assert order[0] == 1  # first by words, second by meaning
+    assert set(order) == {1, 2, 3, 9}
+
+
+def test_semantic_ranks_by_similarity_alone_and_drops_the_unrelated():
+    query = parse_list_query({"q": "hammer", "mode": "semantic"})
+    meaning = [SemanticMatch(3, 0.9), SemanticMatch(1, 0.4), SemanticMatch(9, MIN_SIMILARITY / 2)]
+    assert ranking(query, [7], meaning) == [(3, -0.9), (1, -0.4)]
+
+
+def test_pages_of_a_ranking_follow_the_cursor_without_repeats():
+    query = parse_list_query({"q": "hammer", "mode": "semantic", "limit": "2"})
+    meaning = [SemanticMatch(n, 1 - n / 100) for n in range(1, 8)]
+    ranked = ranking(query, [], meaning)
+    seen, after = [], None
+    while True:
+        chosen = page_after(ranked, dataclasses.replace(query, after=after))
+        seen += [item_id for item_id, _ in chosen[:2]]
+        if len(chosen) <= 2:
+            break
+        item_id, score = chosen[1]
+        after = (score, item_id)
+    assert seen == list(range(1, 8))
+
+
+def test_equal_scores_are_ordered_by_id():
+    query = parse_list_query({"q": "hammer", "mode": "semantic"})
+    meaning = [SemanticMatch(5, 0.5), SemanticMatch(2, 0.5)]
+    assert [item_id for item_id, _ in ranking(query, [], meaning)] == [2, 5]

@@ -12,6 +12,7 @@ from onebin.errors import AppError
 from onebin.health import Readiness
 from onebin.jobs.library import PRUNE_EVENTS, PRUNE_JOBS
 from onebin.jobs.runner import JobRunner
+from onebin.semantic.indexer import EMBED_KIND
 from onebin.webhooks.store import DELIVER as WEBHOOK
 from tests.conftest import app_context
 
@@ -28,8 +29,8 @@ def context(settings, db):
 def test_the_library_jobs_and_the_apps_are_merged(context):
     app = App(name="t", jobs=lambda c: {"mail": handler}, periodic=(Periodic("mail", every=60),))
     handlers, periodic = app_jobs(context, app)
-    assert set(handlers) == {PRUNE_JOBS, PRUNE_EVENTS, WEBHOOK, "mail"}
-    assert [p.kind for p in periodic] == [PRUNE_JOBS, PRUNE_EVENTS, "mail"]
+    assert set(handlers) == {PRUNE_JOBS, PRUNE_EVENTS, WEBHOOK, EMBED_KIND, "mail"}
+    assert [p.kind for p in periodic] == [PRUNE_JOBS, PRUNE_EVENTS, EMBED_KIND, "mail"]
     assert isinstance(job_runner(context, app), JobRunner)
 
 

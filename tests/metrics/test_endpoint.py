@@ -101,7 +101,7 @@ from onebin.limiter import SharedFailureLimiter
 
 settings = Settings(data_dir=Path(sys.argv[1]), metrics=sys.argv[2] == "on")
 db = open_database(settings, app)
-build_app(make_context(settings, db, SharedFailureLimiter(max_failures=10)), app)
+build_app(make_context(settings, db, SharedFailureLimiter(max_failures=10), app=app), app)
 db.close()
 print("prometheus_client" in sys.modules)
 """

@@ -14,10 +14,12 @@ import pytest
 from onebin.compose import app_migrations
 from onebin.errors import StoreError
 from onebin.events import Events
+from onebin.items import SEMANTIC, item_store
 from onebin.items import app as items_app
-from onebin.items import item_store
 from onebin.items.listing import ListQuery
 from onebin.items.models import ItemCreate
+from onebin.jobs.queue import JobQueue
+from onebin.semantic.search import SemanticSearch
 from onebin.store.checksum import Checksum
 from onebin.store.database import Engine
 from onebin.store.migrations import Migration
@@ -44,7 +46,8 @@ WORDS = [
 
 def items_of(db):
     """The items store of ``db``, with an event log nothing follows."""
-    return item_store(db, Events(db, notices_for(db, ())))
+    search = SemanticSearch(SEMANTIC, db, JobQueue(db))
+    return item_store(db, Events(db, notices_for(db, ())), search)
 
 
 def test_verification_failure_names_the_table_and_both_sides():

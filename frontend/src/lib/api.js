@@ -51,12 +51,28 @@ async function request(path, { method = 'GET', body, etag, write = false, token 
 	return { data, etag: response.headers.get('ETag') };
 }
 
-export function listItems({ q = '', sort = '-created_at', cursor = '', limit = 20 } = {}) {
+/** The order of a search ranked best match first. */
+export const RELEVANCE = 'relevance';
+
+/**
+ * The listing's query string. A search in relevance order is hybrid: words and meaning
+ * together, so a paraphrase finds an item that shares no word with it. Any other
+ * order needs the search to be a word filter (mode=text), the only mode the API sorts
+ * by a column: asking for hybrid with sort=name would be refused, not sorted.
+ */
+export function listParams({ q = '', sort = '-created_at', cursor = '', limit = 20 } = {}) {
 	const params = new URLSearchParams({ limit: String(limit), sort });
 	if (q) params.set('q', q);
+	if (q) params.set('mode', sort === RELEVANCE ? 'hybrid' : 'text');
 	if (cursor) params.set('cursor', cursor);
-	return request(`/api/items?${params}`);
+	return params;
 }
+
+export const listItems = (query) => request(`/api/items?${listParams(query)}`);
+
+/** Items most like this one, most similar first (never the item itself). */
+export const similarItems = (id, limit = 5) =>
+	request(`/api/items/${encodeURIComponent(id)}/similar?limit=${limit}`);
 
 /** Who a token belongs to: `{name}` when the server accepts it, else an ApiError. */
 export const checkToken = (token) => request('/api/token', { token });

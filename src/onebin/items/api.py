@@ -28,12 +28,18 @@ from onebin import (
     resource,
     strong_tags,
 )
-from onebin.items.listing import MAX_ITEM_ID, ListQueryError, parse_list_query
+from onebin.items.listing import (
+    MAX_ITEM_ID,
+    ListQueryError,
+    parse_list_query,
+    parse_similar_query,
+)
 from onebin.items.models import (
     Item,
     ItemCreate,
     ItemPatch,
     NotFound,
+    SimilarItems,
     VersionConflict,
     unprintable_field,
 )
@@ -129,6 +135,7 @@ class ItemsApi:
                             "DELETE": self.delete_item,
                         },
                     ),
+                    resource("/items/{item_id}/similar", {"GET": self.similar_items}),
                     resource("/token", {"GET": self.token}),
                     resource("/events", {"GET": self.subscribe}),
                     resource("/openapi.json", {"GET": self.openapi}),
@@ -146,6 +153,19 @@ class ItemsApi:
         except ListQueryError as exc:
             raise ApiError(400, "invalid_query", str(exc)) from None
         return JsonResponse(await self.items.list(query))
+
+    async def similar_items(self, request: Request) -> Response:
+        """The items nearest in meaning to one item, most similar first."""
+        item_id = parse_item_id(request)
+        try:
+            limit = parse_similar_query(dict(request.query_params))
+        except ListQueryError as exc:
+            raise ApiError(400, "invalid_query", str(exc)) from None
+        try:
+            items = await self.items.similar(item_id, limit)
+        except NotFound as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+        return JsonResponse(SimilarItems(items=items, limit=limit))
 
     async def get_item(self, request: Request) -> Response:
         item_id = parse_item_id(request)

@@ -4,6 +4,12 @@ Keyset ("cursor") paging rather than OFFSET: a page boundary is the last row's s
 key plus its id, so inserts and deletes between two requests never shift rows into
 or out of the next page, and deep pages cost the same as the first.
 
+With ``q`` there are three ways to rank (``mode``): ``text``, full-text relevance;
+``semantic``, nearness in meaning (``onebin.semantic``), which finds "claw hammer"
+for "something to hang pictures"; and ``hybrid``, the default, both fused by rank
+(``onebin.items.search``). Only ``text`` filters: a search in another ``sort`` order
+keeps the rows that contain the words, so it needs ``mode=text``.
+
 These rules are the same on every engine; each engine's store turns a ``ListQuery``
 into its own SQL (``onebin.items.sqlite``, ``onebin.items.postgres``). A cursor holds
 the last row's sort value (a column's text, or a relevance score, lower is better)
@@ -17,14 +23,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import math
-from dataclasses import dataclass
 
 import msgspec
 
 from onebin import SearchTextError, search_terms
 
 DEFAULT_LIMIT = 20
+SIMILAR_LIMIT = 10
 MAX_LIMIT = 100
 MAX_QUERY_CHARS = 200
 MAX_ITEM_ID = 2**63 - 1
@@ -34,6 +41,9 @@ RELEVANCE = "relevance"
 SORT_FIELDS = ("created_at", "updated_at", "name")
 SORTS = (RELEVANCE, *SORT_FIELDS, *(f"-{field}" for field in SORT_FIELDS))
 DEFAULT_SORT = "-created_at"
+TEXT, SEMANTIC, HYBRID = "text", "semantic", "hybrid"
+MODES = (TEXT, SEMANTIC, HYBRID)
+DEFAULT_MODE = HYBRID
 CursorValue = str | float
 
 
@@ -41,7 +51,7 @@ class ListQueryError(ValueError):
     """A listing parameter is invalid; the message is safe to show to the client."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ListQuery:
     limit: int = DEFAULT_LIMIT
     # None: no search; () : a search with no words in it, which matches nothing.
@@ -49,19 +59,29 @@ class ListQuery:
     sort_field: str = "created_at"
     descending: bool = True
     after: tuple[CursorValue, int] | None = None
+    # How a search ranks (MODES); text when not searching or not by relevance.
+    mode: str = TEXT
 
     @property
     def sort(self) -> str:
+        """The order as a cursor names it: relevance of each mode is its own order."""
+        if self.sort_field == RELEVANCE and self.mode != TEXT:
+            return f"{RELEVANCE}:{self.mode}"
         return ("-" if self.descending else "") + self.sort_field
+
+    @property
+    def by_meaning(self) -> bool:
+        """Ranked by a semantic or hybrid search rather than by SQL alone."""
+        return self.mode != TEXT
 
     @property
     def matches_nothing(self) -> bool:
         return self.terms == ()
 
 
-def parse_limit(raw: str | None) -> int:
+def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
     if raw is None:
-        return DEFAULT_LIMIT
+        return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
         raise ListQueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     value = int(raw)
@@ -109,7 +129,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[CursorValue, int]:
     if cursor_sort != sort:
         raise ListQueryError("cursor was made for another sort order")
     # Relevance pages continue after a score, the others after a column's text.
-    expected = float if sort == RELEVANCE else str
+    expected = float if sort.startswith(RELEVANCE) else str
     wrong_type = not isinstance(value, expected) or isinstance(value, bool)
     if wrong_type or not 1 <= item_id <= MAX_ITEM_ID:
         raise invalid
@@ -118,18 +138,45 @@ def decode_cursor(cursor: str, sort: str) -> tuple[CursorValue, int]:
     return value, item_id
 
 
+def parse_similar_query(params: dict[str, str]) -> int:
+    """The ``limit`` of a list of similar items (default ``SIMILAR_LIMIT``)."""
+    unknown = set(params) - {"limit"}
+    if unknown:
+        raise ListQueryError(f"unknown query parameter: {sorted(unknown)[0]}")
+    return parse_limit(params.get("limit"), SIMILAR_LIMIT)
+
+
+def parse_mode(raw: str | None, *, searching: bool, field: str) -> str:
+    """The search mode: hybrid by default when ranking a search by relevance; a search
+    in another order filters by words, so it is text, and asking otherwise is refused.
+    Without a search (``q`` empty or absent) there is nothing to rank and the mode
+    does not matter."""
+    if raw is not None and raw not in MODES:
+        raise ListQueryError(f"mode must be one of {', '.join(MODES)}")
+    if not searching:
+        return TEXT
+    if field != RELEVANCE:
+        if raw not in (None, TEXT):
+            raise ListQueryError(f"mode={raw} ranks by relevance: use sort=relevance or mode=text")
+        return TEXT
+    return raw or DEFAULT_MODE
+
+
 def parse_list_query(params: dict[str, str]) -> ListQuery:
-    unknown = set(params) - {"limit", "q", "sort", "cursor"}
+    unknown = set(params) - {"limit", "q", "sort", "cursor", "mode"}
     if unknown:
         raise ListQueryError(f"unknown query parameter: {sorted(unknown)[0]}")
     terms = parse_search(params.get("q"))
-    field, descending = parse_sort(params.get("sort"), searching=terms is not None)
-    cursor = params.get("cursor")
-    sort = ("-" if descending else "") + field
-    return ListQuery(
+    searching = terms is not None
+    field, descending = parse_sort(params.get("sort"), searching=searching)
+    query = ListQuery(
         limit=parse_limit(params.get("limit")),
         terms=terms,
         sort_field=field,
         descending=descending,
-        after=decode_cursor(cursor, sort) if cursor else None,
+        mode=parse_mode(params.get("mode"), searching=searching, field=field),
     )
+    cursor = params.get("cursor")
+    if not cursor:
+        return query
+    return dataclasses.replace(query, after=decode_cursor(cursor, query.sort))

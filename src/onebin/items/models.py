@@ -84,6 +84,13 @@ class ItemPage(msgspec.Struct, kw_only=True):
     limit: int
 
 
+class SimilarItems(msgspec.Struct, kw_only=True):
+    """The items nearest in meaning to one item, most similar first."""
+
+    items: list[Item]
+    limit: int
+
+
 class NotFound(Exception):
     """The requested item does not exist."""
 

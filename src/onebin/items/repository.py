@@ -32,9 +32,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from onebin import Database, Events, Migration
-from onebin.items.listing import RELEVANCE, ListQuery, encode_cursor
+from onebin import Database, Events, Migration, SemanticSearch
+from onebin.items.listing import RELEVANCE, SEMANTIC, ListQuery, encode_cursor
 from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
+from onebin.items.search import CANDIDATES, page_after, ranking
 
 # The text of one column as the search index sees it (see the module docstring).
 _INDEXED = (
@@ -120,6 +121,14 @@ MIGRATIONS = (
         CREATE INDEX items_fts ON items USING GIN (search)
         """,
     ),
+    Migration(
+        "items",
+        3,
+        "items searchable by meaning",
+        # Every existing item is marked for the embedding job (onebin.semantic), which
+        # the first start then runs in the background.
+        "INSERT INTO onebin_vectors (collection, row_id) SELECT 'items', id FROM items",
+    ),
 )
 
 
@@ -144,6 +153,8 @@ class ItemStore(Protocol):
     ) -> Item: ...
 
     async def delete(self, item_id: int, expected: Collection[int] | None) -> None: ...
+
+    async def similar(self, item_id: int, limit: int) -> list[Item]: ...
 
 
 Row = Mapping[str, Any]
@@ -210,14 +221,17 @@ class StoreReads:
     fetch: Callable[[Any, int], Item]
     rows: Callable[[Any, ListQuery], Sequence[Row]]
 
-    def __init__(self, db: Database, events: Events) -> None:
+    def __init__(self, db: Database, events: Events, semantic: SemanticSearch) -> None:
         self.db = db
         self.events = events
+        self.semantic = semantic
 
     def changed(self, conn: Any, change: str, item_id: int, version: int) -> None:
-        """Appends ``item.<change>`` in the write's transaction: an event exists if and
-        only if its change committed, so a subscriber never misses one or sees a ghost."""
+        """Appends ``item.<change>`` and marks the item for embedding in the write's
+        transaction: an event exists if and only if its change committed, so a
+        subscriber never misses one or sees a ghost, and no change escapes search."""
         self.events.append(conn, f"item.{change}", {"id": item_id, "version": version})
+        self.semantic.changed(conn, item_id)
 
     async def get(self, item_id: int) -> Item:
         return await self.db.lookup(lambda conn: self.fetch(conn, item_id))
@@ -225,5 +239,61 @@ class StoreReads:
     async def list(self, query: ListQuery) -> ItemPage:
         if query.matches_nothing:
             return empty_page(query)
+        if query.by_meaning:
+            return await self._by_meaning(query)
         read = self.db.lookup if query.terms is None else self.db.read
         return page_of(query, await read(lambda conn: self.rows(conn, query)))
+
+    async def similar(self, item_id: int, limit: int) -> list[Item]:
+        """The items nearest in meaning to ``item_id`` (``NotFound`` if it does not exist)."""
+        await self.get(item_id)
+        matches = await self.semantic.similar(item_id, limit)
+        return await self._items([match.id for match in matches])
+
+    async def _by_meaning(self, query: ListQuery) -> ItemPage:
+        assert query.terms
+        words: list[int] = []
+        if query.mode != SEMANTIC:
+            best = ListQuery(terms=query.terms, sort_field=RELEVANCE, limit=CANDIDATES - 1)
+            words = [row["id"] for row in await self.db.read(lambda conn: self.rows(conn, best))]
+        meaning = await self.semantic.nearest(" ".join(query.terms), CANDIDATES)
+        chosen = page_after(ranking(query, words, meaning), query)
+        items = await self._items([item_id for item_id, _ in chosen[: query.limit]])
+        next_cursor = None
+        if len(chosen) > query.limit:
+            item_id, score = chosen[query.limit - 1]
+            next_cursor = encode_cursor(query.sort, score, item_id)
+        return ItemPage(items=items, next_cursor=next_cursor, limit=query.limit)
+
+    async def _items(self, ids: Sequence[int]) -> list[Item]:
+        """The items of ``ids`` that still exist, in that order."""
+        if not ids:
+            return []
+        rows = await self.db.lookup(lambda conn: conn.execute(by_ids(ids)).fetchall())
+        found = {row["id"]: item_from_row(row) for row in rows}
+        return [found[item_id] for item_id in ids if item_id in found]
+
+
+def item_texts(conn: Any, ids: Sequence[int]) -> dict[int, str]:
+    """What the embedding of each item is made of: its name, tags and description
+    (the ``text`` of the items' ``Semantic`` collection)."""
+    rows = conn.execute(by_ids(ids)).fetchall()
+    return {row["id"]: embedding_text(item_from_row(row)) for row in rows}
+
+
+def embedding_text(item: Item) -> str:
+    return "\n".join((item.name, " ".join(item.tags), item.description))
+
+
+def by_ids(ids: Sequence[int]) -> str:
+    """One SELECT of the items of ``ids``, the same SQL on every engine.
+
+    The ids are onebin's own integers (from the database), written into the SQL as
+    numbers: no placeholder style differs between engines, and nothing a client
+    sent can reach the statement.
+    """
+    listed = ", ".join(str(int(item_id)) for item_id in ids)
+    return f"SELECT {COLUMNS} FROM items WHERE id IN ({listed})"  # noqa: S608
+
+
+COLUMNS = "id, name, description, tags, created_at, updated_at, version"

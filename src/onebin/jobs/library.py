@@ -70,5 +70,28 @@ def _event_pruning(context: Context) -> JobSet:
     return JobSet({PRUNE_EVENTS: prune}, (Periodic(PRUNE_EVENTS, every=PRUNE_EVERY),))
 
 
+def _embedding(context: Context) -> JobSet:
+    """Embeds the rows of semantic collections that writes marked (``onebin.semantic``):
+    one collection's slot of writes, or every collection at each periodic sweep."""
+    from onebin.semantic.indexer import EMBED_KIND, SWEEP
+
+    async def embed(job: Job) -> None:
+        name = job.payload.get("collection")
+        if name is None:  # the periodic sweep
+            for search in context.semantic.values():
+                await search.indexer.drain()
+            return
+        search = context.semantic.get(name)
+        if search is not None:  # else a collection an older version of the app had
+            await search.indexer.follow(float(job.payload.get("until", 0)))
+
+    return JobSet({EMBED_KIND: embed}, (Periodic(EMBED_KIND, every=SWEEP),))
+
+
 # Each component's jobs, by a function of the process's Context. Add yours here.
-LIBRARY_JOBS: list[Callable[[Context], JobSet]] = [_pruning, _event_pruning, _webhooks]
+LIBRARY_JOBS: list[Callable[[Context], JobSet]] = [
+    _pruning,
+    _event_pruning,
+    _webhooks,
+    _embedding,
+]

@@ -11,7 +11,7 @@ import logging
 import signal
 
 from onebin.app import App
-from onebin.compose import app_jobs, app_routes, make_context, open_database
+from onebin.compose import app_jobs, app_routes, make_context, open_database, prepare_semantic
 from onebin.config import Settings
 from onebin.console.host import Host
 from onebin.errors import OnebinError
@@ -46,9 +46,10 @@ def serve(settings: Settings, app: App) -> int:
         # composed once too, so routes onebin refuses stop the start, not each worker.
         db = open_database(settings, app, alone=lock.alone)
         try:
-            context = make_context(settings, db, limiter_for(settings, db, shared_limiter))
+            context = make_context(settings, db, limiter_for(settings, db, shared_limiter), app=app)
             app_routes(context, app)
             app_jobs(context, app)
+            prepare_semantic(context)
         finally:
             db.close()
         lock.share()

@@ -220,7 +220,7 @@ def run_worker(
     try:
         limiter = limiter_for(settings, db, shared.limiter)
         notices = notices_for(db, CHANNELS)
-        context = make_context(settings, db, limiter, notices)
+        context = make_context(settings, db, limiter, notices, app=app)
         asgi = build_app(context, app, shared.host)
         # Told of every finished request, on every listener (``onebin.server.access``).
         observers: list[Observer] = [shared.host.observer(number)]
@@ -273,6 +273,10 @@ def run_worker(
         jobs = job_runner(context, app)
         if jobs is not None:
             services.append(jobs)
+        if context.semantic:
+            from onebin.semantic.search import Warming
+
+            services.append(Warming(context.semantic))
         try:
             with asyncio.Runner(loop_factory=listeners[0].config.get_loop_factory()) as runner:
                 runner.run(run_listeners(listeners, stop_signals, registry, beat, services))
