@@ -61,6 +61,7 @@ def test_an_admin_token_sees_every_section(console):
         "tokens",
         "webhooks",
         "backups",
+        "search",
     }
     assert facts["versions"]["app"]["name"] == "items"
     assert facts["process"]["pid"] == console.server.process.pid  # the supervisor

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from onebin.app import App
 from onebin.console.backups import take_backup
 from onebin.console.overview import (
     backups_section,
@@ -16,9 +17,11 @@ from onebin.console.overview import (
 )
 from onebin.items import app as items_app
 from onebin.jobs.queue import JobQueue
+from onebin.semantic.model import MODEL_ID
 from onebin.store.tokens import TokenStore
 from onebin.tls.status import tls_status
 from onebin.webhooks.store import WebhookStore
+from tests.semantic.test_search import add, store_of
 from tests.tls.certificates import issue
 
 
@@ -49,6 +52,10 @@ def test_overview_of_each_engine(engine_settings, engine_db):
         "cancelled": 0,
     }
     assert facts["webhooks"] == {"count": 1}
+    assert facts["search"] == {
+        "model": MODEL_ID,
+        "collections": {"items": {"embedded": 0, "waiting": 0}},
+    }
     assert facts["tokens"] == {"active": 2, "admin": 1}
     assert facts["certificates"] == []
     database = facts["database"]
@@ -110,3 +117,18 @@ def test_a_certificate_from_tls_cert_is_listed_per_domain(settings, tmp_path):
 def test_free_space_is_measured_where_the_data_directory_would_be(tmp_path):
     assert existing_ancestor(tmp_path / "not" / "yet") == tmp_path
     assert existing_ancestor(tmp_path) == tmp_path
+
+
+def test_the_search_section_counts_embedded_and_waiting_rows(engine_settings, engine_db):
+    store, search = store_of(engine_db)
+    add(store)
+    waiting = asyncio.run(overview(standalone(engine_settings, items_app, engine_db)))["search"]
+    assert waiting["collections"]["items"] == {"embedded": 0, "waiting": 3}
+    asyncio.run(search.indexer.drain())
+    done = asyncio.run(overview(standalone(engine_settings, items_app, engine_db)))["search"]
+    assert done["collections"]["items"] == {"embedded": 3, "waiting": 0}
+    plain = App(name="plain")
+    assert asyncio.run(overview(standalone(engine_settings, plain, engine_db)))["search"] == {
+        "model": None,
+        "collections": {},
+    }

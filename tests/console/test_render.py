@@ -36,6 +36,7 @@ OVERVIEW: dict[str, Any] = {
     "tokens": {"active": 3, "admin": 1},
     "webhooks": {"count": 3},
     "backups": {"supported": True, "every_seconds": 21600.0, "count": 0, "last": None},
+    "search": {"model": "m-1", "collections": {"items": {"embedded": 10, "waiting": 2}}},
 }
 
 
@@ -80,6 +81,8 @@ def test_a_healthy_sqlite_service_in_a_few_lines():
         "jobs          queued 2, running 0, done 5, dead 1, cancelled 0; oldest due 1m 15s",
         "webhooks      3",
         "backups       none; every 6h",
+        "search        model m-1",
+        "              items: 10 embedded, 2 waiting",
     ]
 
 
@@ -160,3 +163,11 @@ def test_the_newest_backup_and_the_schedule():
         "backups       4, newest onebin-20260101T000000Z.sqlite3 (2.0 KiB); "
         "not scheduled (--backup-every)" in text.splitlines()
     )
+
+
+def test_search_shows_each_collection_and_nothing_without_one():
+    text = render(overview())
+    assert "search" in text
+    assert "m-1" in text
+    assert "items: 10 embedded, 2 waiting" in text
+    assert "search" not in render(overview(search={"model": None, "collections": {}}))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.support import wait_until
 
@@ -154,6 +154,28 @@ def test_item_page_follows_changes_to_the_similar_items(page, console, site):
     site.api.delete(f"/api/items/{bread['id']}").raise_for_status()
     expect(links).to_have_count(0, timeout=LIVE_MS)
     expect(page.get_by_text("No similar items yet.")).to_be_visible()
+    assert console.errors == []
+
+
+def test_item_page_of_a_new_item_shows_similar_items_once_computed(page, console, site):
+    chef = site.create_item("Chef's knife", description="20 cm blade for chopping vegetables")
+    bread = site.create_item("Bread knife", description="Serrated blade for slicing loaves")
+    wait_similar(site, bread, chef)
+    # The page asks before the new item's embedding is stored: the first answer is the
+    # server's "nothing yet" (made certain here), the later ones are the server's own.
+    answers: list[str] = []
+
+    def first_empty(route: Route) -> None:
+        answers.append(route.request.url)
+        if len(answers) == 1:
+            route.fulfill(json={"items": [], "limit": 5})
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/items/\d+/similar"), first_empty)
+    page.goto(f"{site.url}/items/{bread['id']}")
+    similar = page.get_by_role("region", name="Similar items")
+    expect(similar.get_by_test_id("similar-link")).to_have_text(["Chef's knife"])
     assert console.errors == []
 
 

@@ -1,7 +1,7 @@
 """The overview: one dict of what an operator checks first, for the console and ``onebin status``.
 
 Versions, the serving processes, health (the ``/readyz`` report), the database's
-size, certificates, the job queue, webhooks and backups. The console's
+size, certificates, the job queue, webhooks, backups and semantic search. The console's
 ``/_onebin/api/overview`` answers it from a running server; ``onebin status``
 builds it from a data directory or database URL alone, without the process
 section (there is none), its health checks run there and then.
@@ -176,4 +176,19 @@ async def overview(sources: Sources) -> dict[str, Any]:
         "tokens": tokens_section(await TokenStore(db).list_async()),
         "webhooks": {"count": len(await WebhookStore(db).list_async())},
         "backups": backups_section(settings, files, supported=supported),
+        "search": await search_section(sources),
     }
+
+
+async def search_section(sources: Sources) -> dict[str, Any]:
+    """Each semantic collection's embedded and waiting rows, and the model's id."""
+    if not sources.app.semantic:
+        return {"model": None, "collections": {}}
+    from onebin.semantic.indexer import Indexer
+    from onebin.semantic.model import MODEL_ID
+
+    indexers = [Indexer(semantic, sources.db, sources.jobs) for semantic in sources.app.semantic]
+    counts = await sources.db.read(
+        lambda conn: {indexer.name: indexer.counts(conn) for indexer in indexers}
+    )
+    return {"model": MODEL_ID, "collections": counts}

@@ -123,6 +123,16 @@ def _backups(backups: dict[str, Any]) -> list[str]:
     ]
 
 
+def _search(search: dict[str, Any]) -> list[str]:
+    collections = search["collections"]
+    if not collections:
+        return []
+    lines = [_line("search", f"model {search['model']}")]
+    for name, counts in collections.items():
+        lines.append(_detail(f"{name}: {counts['embedded']} embedded, {counts['waiting']} waiting"))
+    return lines
+
+
 def render(overview: dict[str, Any]) -> str:
     """The overview (``onebin.console.overview``) as lines of text."""
     lines = [
@@ -135,5 +145,6 @@ def render(overview: dict[str, Any]) -> str:
         *_jobs(overview["jobs"]),
         _line("webhooks", str(overview["webhooks"]["count"])),
         *_backups(overview["backups"]),
+        *_search(overview["search"]),
     ]
     return "\n".join(lines)

@@ -147,6 +147,11 @@ class Indexer:
         self._queue(conn)
         return True
 
+    def counts(self, conn: Connection) -> dict[str, int]:
+        """Rows with a vector, and rows waiting for one: what an operator checks."""
+        row = conn.execute(self.sql.counts, (self.name,)).fetchone()
+        return {"embedded": int(row["embedded"]), "waiting": int(row["waiting"])}
+
     def mark_all(self, conn: Connection) -> int:
         """Marks every row the collection holds (``onebin reindex``); searches use the
         current vectors until the new ones are saved. How many rows."""

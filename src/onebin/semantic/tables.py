@@ -80,6 +80,7 @@ class VectorSql:
     model: str
     set_model: str
     vector: str
+    counts: str
     lock: str | None
 
 
@@ -113,6 +114,12 @@ _SQLITE = VectorSql(
         "ON CONFLICT (collection) DO UPDATE SET model = excluded.model"
     ),
     vector="SELECT vector FROM onebin_vectors WHERE collection = ? AND row_id = ?",
+    # Rows with a vector, and rows waiting for one (new, changed, or re-embedding).
+    counts=(
+        "SELECT count(vector) AS embedded, "
+        "coalesce(sum(CASE WHEN dirty > 0 THEN 1 ELSE 0 END), 0) AS waiting "
+        "FROM onebin_vectors WHERE collection = ?"
+    ),
     lock=None,
 )
 
@@ -134,6 +141,7 @@ SQL = {
         model=_postgres(_SQLITE.model),
         set_model=_postgres(_SQLITE.set_model),
         vector=_postgres(_SQLITE.vector),
+        counts=_postgres(_SQLITE.counts),
         lock=f"SELECT pg_advisory_xact_lock({SAVE_LOCK})",
     ),
 }

@@ -211,7 +211,7 @@ function button(text, onclick, label) {
 // The sections
 
 function renderOverview(overview) {
-  const { versions, process, health, database, certificates, jobs, backups } = overview;
+  const { versions, process, health, database, certificates, jobs, backups, search } = overview;
   const app = `${versions.app.name} ${versions.app.version}`;
   $("app-name").textContent = `· ${app}`;
   document.title = `${versions.app.name} – onebin console`;
@@ -275,6 +275,17 @@ function renderOverview(overview) {
           ]),
           { captionShown: false },
         ),
+  );
+
+  const collections = Object.entries(search.collections);
+  $("search-card").hidden = collections.length === 0;
+  $("search").replaceChildren(
+    facts([["Model", search.model]]),
+    table(
+      "Collections",
+      ["Collection", "Embedded", "Waiting"],
+      collections.map(([name, counts]) => [name, String(counts.embedded), String(counts.waiting)]),
+    ),
   );
 
   const counts = Object.entries(jobs.counts);
