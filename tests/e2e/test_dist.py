@@ -10,6 +10,7 @@ could read. The executable runs alone; the zipapp runs under the system ``python
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import os
@@ -229,15 +230,8 @@ def test_dist_searches_by_meaning_with_the_model_inside_the_file(host: Host):
 
         wait_until(lambda: first("what to wear at a garden party") == "Summer dress")
         assert first("carpentry gear to bang in nails") == "Claw hammer"
-    offline = subprocess.run(
-        ["unshare", "--net", *host.command, "reindex", "--data-dir", "data"],
-        capture_output=True,
-        text=True,
-        cwd=host.root,
-        env=host.env,
-        timeout=120,
-        check=False,
-    )
+    isolated = dataclasses.replace(host, command=("unshare", "--net", *host.command))
+    offline = isolated.run("reindex", "--data-dir", "data")
     assert offline.returncode == 0, offline.stderr
     assert "items: 2 rows embedded" in offline.stdout
 

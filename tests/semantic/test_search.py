@@ -15,18 +15,9 @@ from onebin.semantic.indexer import EMBED_KIND
 from onebin.semantic.model import MODEL_ID, embed
 from onebin.semantic.search import SemanticSearch
 from onebin.store.notices import notices_for
+from tests.semantic.catalogue import CATALOGUE
 
 pytestmark = pytest.mark.parametrize("engine_settings", ["sqlite", "postgresql"], indirect=True)
-
-CATALOGUE = [
-    (
-        "Claw hammer, 16 oz",
-        "Steel head and fibreglass handle for driving and pulling nails.",
-        ["tools"],
-    ),
-    ("Summer dress", "Light cotton dress with short sleeves and a floral print.", ["clothing"]),
-    ("Espresso machine", "Brews strong coffee with a 15 bar pump and a milk frother.", ["kitchen"]),
-]
 
 
 def run(coroutine):
@@ -38,7 +29,7 @@ def store_of(db, search=None):
     return item_store(db, Events(db, notices_for(db, ())), search), search
 
 
-def add(store, catalogue=CATALOGUE) -> list[int]:
+def add(store, catalogue=CATALOGUE[:3]) -> list[int]:
     async def create() -> list[int]:
         made = [
             await store.create(ItemCreate(name=name, description=text, tags=tags))

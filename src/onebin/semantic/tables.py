@@ -25,43 +25,31 @@ from onebin.store.migrations import Migration
 # The advisory lock key of vector saves (any constant no other part of onebin uses).
 SAVE_LOCK = 0x6F6E6562696E_02
 
+_TABLES = """
+CREATE TABLE onebin_vectors (
+    collection TEXT NOT NULL,
+    row_id INTEGER NOT NULL,
+    dirty INTEGER NOT NULL DEFAULT 1,
+    seq INTEGER NOT NULL DEFAULT 0,
+    vector BLOB,
+    PRIMARY KEY (collection, row_id)
+);
+CREATE INDEX onebin_vectors_seq ON onebin_vectors (collection, seq, row_id);
+CREATE INDEX onebin_vectors_dirty ON onebin_vectors (collection, row_id) WHERE dirty > 0;
+CREATE TABLE onebin_vector_models (
+    collection TEXT PRIMARY KEY,
+    model TEXT NOT NULL
+)
+"""
+
 MIGRATIONS = (
     Migration(
         "onebin",
         9,
         "semantic search vectors",
-        """
-        CREATE TABLE onebin_vectors (
-            collection TEXT NOT NULL,
-            row_id INTEGER NOT NULL,
-            dirty INTEGER NOT NULL DEFAULT 1,
-            seq INTEGER NOT NULL DEFAULT 0,
-            vector BLOB,
-            PRIMARY KEY (collection, row_id)
-        );
-        CREATE INDEX onebin_vectors_seq ON onebin_vectors (collection, seq, row_id);
-        CREATE INDEX onebin_vectors_dirty ON onebin_vectors (collection, row_id) WHERE dirty > 0;
-        CREATE TABLE onebin_vector_models (
-            collection TEXT PRIMARY KEY,
-            model TEXT NOT NULL
-        )
-        """,
-        postgresql="""
-        CREATE TABLE onebin_vectors (
-            collection TEXT NOT NULL,
-            row_id BIGINT NOT NULL,
-            dirty BIGINT NOT NULL DEFAULT 1,
-            seq BIGINT NOT NULL DEFAULT 0,
-            vector BYTEA,
-            PRIMARY KEY (collection, row_id)
-        );
-        CREATE INDEX onebin_vectors_seq ON onebin_vectors (collection, seq, row_id);
-        CREATE INDEX onebin_vectors_dirty ON onebin_vectors (collection, row_id) WHERE dirty > 0;
-        CREATE TABLE onebin_vector_models (
-            collection TEXT PRIMARY KEY,
-            model TEXT NOT NULL
-        )
-        """,
+        _TABLES,
+        # The same tables in PostgreSQL's types: 64-bit integers, bytes as BYTEA.
+        postgresql=_TABLES.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA"),
     ),
 )
 
