@@ -14,6 +14,7 @@ import re
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from tests.e2e.conftest import Site
 from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,7 @@ PARAPHRASE = "clothes for a warm day"
 DRESS = "Linen summer dress"
 
 
-def seed_dress_among_others(site) -> dict:
+def seed_dress_among_others(site: Site) -> dict:
     """Four unrelated items; the dress is what ``PARAPHRASE`` means."""
     site.create_item("Claw hammer, 16 oz", description="Steel head, fibreglass handle, for nails")
     dress = site.create_item(DRESS, description="Light, sleeveless, knee length")
@@ -36,7 +37,7 @@ def seed_dress_among_others(site) -> dict:
     return dress
 
 
-def wait_semantic(site, query: str, item: dict) -> None:
+def wait_semantic(site: Site, query: str, item: dict) -> None:
     """Until a semantic search for ``query`` finds ``item``: its embedding is stored."""
 
     def found() -> bool:
@@ -47,7 +48,7 @@ def wait_semantic(site, query: str, item: dict) -> None:
     wait_until(found, timeout=EMBEDDED_S, interval=0.2, what=f"{item['name']!r} embedded")
 
 
-def wait_similar(site, item: dict, neighbour: dict) -> None:
+def wait_similar(site: Site, item: dict, neighbour: dict) -> None:
     """Until ``item``'s similar list holds ``neighbour``: both embeddings are stored."""
 
     def listed() -> bool:
@@ -159,10 +160,13 @@ def test_item_page_follows_changes_to_the_similar_items(page, console, site):
 
 def test_item_page_of_a_new_item_shows_similar_items_once_computed(page, console, site):
     chef = site.create_item("Chef's knife", description="20 cm blade for chopping vegetables")
+    page.goto(site.url + "/")
+    expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open")
     bread = site.create_item("Bread knife", description="Serrated blade for slicing loaves")
     wait_similar(site, bread, chef)
-    # The page asks before the new item's embedding is stored: the first answer is the
-    # server's "nothing yet" (made certain here), the later ones are the server's own.
+    # Opened at once, the new item's page asks before its embedding is stored: the first
+    # answer is the server's "nothing yet" (made certain here), later ones its own. The
+    # live stream stays open from the list, so no reconnection asks again: the page must.
     answers: list[str] = []
 
     def first_empty(route: Route) -> None:
@@ -173,7 +177,7 @@ def test_item_page_of_a_new_item_shows_similar_items_once_computed(page, console
             route.continue_()
 
     page.route(re.compile(r"/api/items/\d+/similar"), first_empty)
-    page.goto(f"{site.url}/items/{bread['id']}")
+    page.get_by_role("link", name="Bread knife").click()
     similar = page.get_by_role("region", name="Similar items")
     expect(similar.get_by_test_id("similar-link")).to_have_text(["Chef's knife"])
     assert console.errors == []
