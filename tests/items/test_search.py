@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from onebin import SemanticMatch
 from onebin.items.listing import RANKED_CANDIDATES, parse_list_query
-from onebin.items.search import MIN_SIMILARITY, page_after, ranking
+from onebin.items.search import page_after, ranking
 from tests.items.test_api import assert_error, create
 
 
@@ -305,10 +305,10 @@ def test_hybrid_puts_an_item_found_both_ways_first():
     assert set(order) == {1, 2, 3, 9}
 
 
-def test_semantic_ranks_by_similarity_alone_and_drops_the_unrelated():
+def test_semantic_ranks_by_similarity_alone():
     query = parse_list_query({"q": "hammer", "mode": "semantic"})
-    meaning = [SemanticMatch(3, 0.9), SemanticMatch(1, 0.4), SemanticMatch(9, MIN_SIMILARITY / 2)]
-    assert ranking(query, [7], meaning) == [(3, -0.9), (1, -0.4)]
+    meaning = [SemanticMatch(3, 0.9), SemanticMatch(1, 0.4), SemanticMatch(9, 0.05)]
+    assert ranking(query, [7], meaning) == [(3, -0.9), (1, -0.4), (9, -0.05)]
 
 
 def test_pages_of_a_ranking_follow_the_cursor_without_repeats():
