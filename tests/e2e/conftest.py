@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
-from tests.support import ONEBIN, ServerProcess, make_token
+from tests.support import ONEBIN, ServerProcess, make_token, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,6 +44,16 @@ class Site:
         response = self.api.post("/api/items", json={"name": name, **fields})
         response.raise_for_status()
         return response.json()
+
+    def wait_embedded(self, count: int) -> None:
+        """Until the background job has embedded ``count`` items: a hybrid search's
+        order is only settled once every item has its vector."""
+
+        def embedded() -> int:
+            params = {"q": "item", "mode": "semantic", "limit": "100"}
+            return len(self.api.get("/api/items", params=params).json()["items"])
+
+        wait_until(lambda: embedded() >= count, what=f"{count} items embedded")
 
     def revoke_token(self, name: str) -> None:
         """Revoke a token with the CLI, as an operator would, while the server runs."""

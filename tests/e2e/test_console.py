@@ -19,7 +19,14 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Locator, Page, Response, expect
 
 from tests.e2e.consoleapp import ERROR
-from tests.support import ONEBIN, ServerProcess, raw_exchange, split_response, wait_until
+from tests.support import (
+    ONEBIN,
+    ServerProcess,
+    make_token,
+    raw_exchange,
+    split_response,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -181,6 +188,7 @@ def test_console_shows_health_database_tokens_and_webhooks(page, console, site, 
     expect(database).to_contain_text(str(site.data_dir / "onebin.sqlite3"))
     expect(database).to_contain_text(re.compile(r"Size\s*\d+(\.\d)? (KiB|MiB)"))
     expect(section(page, "Certificates")).to_contain_text("No certificates (HTTPS is off)")
+    expect(page.get_by_role("heading", name="Search by meaning")).to_be_hidden()
     expect(row(page, "Tokens", "ops")).to_contain_text("admin")
     expect(row(page, "Tokens", "writer")).to_contain_text("write")
     expect(row(page, "Tokens", "writer")).to_contain_text("active")
@@ -451,4 +459,37 @@ def test_console_on_postgresql_leaves_backups_to_pg_dump(page, console, tmp_path
         backups = section(page, "Backups")
         expect(backups).to_contain_text("Backups of PostgreSQL are pg_dump's job")
         expect(backups.get_by_role("button", name="Back up now")).to_have_count(0)
+    assert console.errors == []
+
+
+def test_console_shows_search_by_meaning_for_an_app_with_collections(page, console, tmp_path):
+    """The items app has a semantic collection: the card shows the model and its rows
+    (an app without one, consoleapp above, shows no such card)."""
+    data_dir = tmp_path / "data"
+    with ServerProcess(data_dir) as server:
+        admin = subprocess.run(
+            [*ONEBIN, "token", "create", "--admin", "--name", "ops", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        writer = {"authorization": f"Bearer {make_token(data_dir, 'writer')}"}
+        for name in ("Claw hammer", "Summer dress"):
+            httpx.post(
+                f"{server.url}/api/items", json={"name": name}, headers=writer, timeout=10
+            ).raise_for_status()
+
+        def embedded() -> int:
+            search = {"q": "anything", "mode": "semantic"}
+            return len(httpx.get(f"{server.url}/api/items", params=search).json()["items"])
+
+        wait_until(lambda: embedded() == 2, what="both items embedded")
+        page.goto(server.url + "/_onebin/")
+        page.get_by_label("Admin token").fill(admin)
+        page.get_by_role("button", name="Sign in").click()
+        card = section(page, "Search by meaning")
+        expect(card).to_contain_text("minilm-l6-static-256-")
+        expect(card.get_by_role("row").filter(has_text="items")).to_have_text(
+            re.compile(r"items\s*2\s*0")
+        )
     assert console.errors == []

@@ -448,7 +448,7 @@ const ALL = Object.keys(PARTS);
 const LIVE = ["overview", "requests"];
 // What sign-out empties: every container drawn from data, every message about it.
 const DRAWN = [
-  ...["health", "database", "certificates", "tokens", "backups"],
+  ...["health", "database", "search", "certificates", "tokens", "backups"],
   ...["job-counts", "dead-jobs", "webhooks", "requests"],
 ];
 const SAID = [
