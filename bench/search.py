@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/search.py`` (every part; ``--quality``, ``--speed`
 ``--writes`` pick some). Needs Debian's ``wrk``. Three parts, each printing its own
 table with its targets:
 
-- **quality** (about a minute): the labelled set (``bench/search_set.py``) is created
+- **quality** (about 10 s): the labelled set (``bench/search_set.py``) is created
   through the API of a real ``onebin serve``, which embeds it in the background; then
   every query is asked in each mode (``text``, ``semantic``, ``hybrid``; ``limit=100``)
   and top-1 and MRR are reported for paraphrases, exact-word queries and all (targets:
@@ -21,14 +21,15 @@ table with its targets:
   paraphrases, the common and the rare word (target: hybrid p99 < 30 ms at 100k items,
   < 100 ms at 1M); and ``GET /api/items/{id}`` (random ids, wrk -c64) alone, then beside
   8 clients searching by text, then by hybrid search non-stop (target for text: the GET
-  p99 within 2x). Seeding takes about a minute per million items plus the embedding
-  (minutes; printed as items/s); each size then measures for about 30 x ``--duration``
-  seconds. ``--data-dir DIR`` keeps each size's database in ``DIR/<size>`` for the next
-  run (vectors are embedded again only when the model changed).
-- **writes** (about 2 x ``--rounds`` x ``--duration`` seconds plus the embedding's
-  catching up): ``POST /api/items`` throughput on the items app with semantic search
-  against the same app without it (``bench/search_writes.py``; target >= 0.8x), and
-  how far the embedding job is behind when the writes stop.
+  p99 within 2x). Seeding a million items takes 1-2 minutes and embedding them 3-8
+  (2,000-6,000 items/s on two shared cores; ``onebin reindex``, one process, does about
+  3,000/s when idle); each size then measures for about 30 x ``--duration`` seconds (5-7
+  minutes). ``--data-dir DIR`` keeps each size's database in ``DIR/<size>`` for the
+  next run (vectors are embedded again only when the model changed).
+- **writes** (2 x ``--rounds`` x ``--duration`` seconds plus the embedding's catching
+  up: about a minute and a half): ``POST /api/items`` throughput on the items app with
+  semantic search against the same app without it (``bench/search_writes.py``; target
+  >= 0.8x), and how far the embedding job is behind when the writes stop.
 
 The machine's load average is printed before and after: these are figures from shared
 cores.

@@ -275,14 +275,19 @@ class StoreReads:
 
 
 def item_texts(conn: Any, ids: Sequence[int]) -> dict[int, str]:
-    """What the embedding of each item is made of: its name, tags and description
-    (the ``text`` of the items' ``Semantic`` collection)."""
+    """What the embedding of each item is made of (the ``text`` of the items'
+    ``Semantic`` collection)."""
     rows = conn.execute(by_ids(ids)).fetchall()
     return {row["id"]: embedding_text(item_from_row(row)) for row in rows}
 
 
 def embedding_text(item: Item) -> str:
-    return "\n".join((item.name, " ".join(item.tags), item.description))
+    """The name twice, the tags and the description. The vector is a mean over the
+    text's tokens, so a long description would outweigh the name, which says best
+    what the item is: counted twice, a query naming the item finds it first far more
+    often (on bench/search_set.json, semantic top-1 on exact queries 0.953 -> 0.994,
+    paraphrases unchanged at 0.211)."""
+    return "\n".join((item.name, item.name, " ".join(item.tags), item.description))
 
 
 def by_ids(ids: Sequence[int]) -> str:
