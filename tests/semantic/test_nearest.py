@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onebin.semantic.nearest import BLOCK, VectorIndex, top_k
+from onebin.semantic.nearest import MIN_BLOCK, VectorIndex, block_size, top_k
 
 
 def brute_force(scores: list[float], k: int) -> list[tuple[float, int]]:
@@ -17,7 +17,7 @@ def brute_force(scores: list[float], k: int) -> list[tuple[float, int]]:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.integers(-50, 50).map(float), max_size=3 * BLOCK + 7),
+    st.lists(st.integers(-50, 50).map(float), max_size=40 * MIN_BLOCK + 7),
     st.integers(0, 40),
 )
 def test_top_k_is_the_k_largest_whatever_the_data(scores, k):
@@ -26,11 +26,19 @@ def test_top_k_is_the_k_largest_whatever_the_data(scores, k):
 
 
 def test_top_k_over_many_blocks_with_the_best_in_one_block():
-    scores = [0.0] * (10 * BLOCK)
-    for at in range(5 * BLOCK, 5 * BLOCK + 30):
+    size = block_size(100_000, 25)
+    scores = [0.0] * 100_000
+    for at in range(5 * size, 5 * size + 30):
         scores[at] = 1.0 + at
     found = top_k(memoryview(array("d", scores)), 25)
     assert found == brute_force(scores, 25)
+
+
+def test_top_k_of_random_scores_at_scale():
+    rng = random.Random(3)
+    scores = [float(rng.randrange(-20000, 20000)) for _ in range(200_000)]
+    for k in (1, 10, 100):
+        assert top_k(memoryview(array("d", scores)), k) == brute_force(scores, k)
 
 
 def unit(vector: list[int]) -> bytes:

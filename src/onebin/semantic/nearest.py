@@ -5,8 +5,7 @@ bytes), ``simsimd`` computes a million dot products in about 13 ms on this kind 
 machine, and an exact answer needs no tuning and cannot silently miss an item.
 What Python alone would make slow is picking the best ``k`` of a million scores
 (about 65 ms for ``heapq.nlargest``); ``top_k`` cuts that to one ``max`` per block
-of scores, a C loop, then ranks only the ``k`` blocks whose maxima are largest,
-which hold the best ``k`` scores whatever the data.
+of scores, a C loop, and a threshold those maxima give, below which no answer lies.
 
 The vectors live in one ``bytearray`` (row ``i`` at ``i * dimensions``) beside an
 array of ids; removing a row moves the last row into its place, so the matrix
@@ -17,36 +16,49 @@ thread) and searches (on an executor thread) take turns.
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 from array import array
 from collections.abc import Iterable
+from itertools import compress
 
 import simsimd
 
-# Scores are compared in blocks of this many rows (see top_k): big enough that the
-# per-block Python overhead is small, small enough that ranking k blocks is cheap.
-BLOCK = 1024
+# top_k cuts the scores into about BLOCKS_PER_ANSWER * k blocks, of at least
+# MIN_BLOCK scores: many more blocks than answers, so that the k-th largest block
+# maximum is a high threshold and few blocks reach it.
+BLOCKS_PER_ANSWER = 8
+MIN_BLOCK = 16
+
+
+def block_size(count: int, k: int) -> int:
+    return max(MIN_BLOCK, -(-count // (BLOCKS_PER_ANSWER * k)))
 
 
 def top_k(scores: memoryview, k: int) -> list[tuple[float, int]]:
-    """The ``k`` largest of ``scores`` as ``(score, position)``, best first.
+    """The ``k`` largest of ``scores`` as ``(score, position)``, best first (ties: the
+    lower position first).
 
-    Any block holding one of the ``k`` best scores has a maximum at least the k-th
-    best score, and at most ``k`` blocks can have such a maximum (ties aside), so the
-    ``k`` blocks with the largest maxima hold the answer.
+    The k-th largest block maximum is a threshold no answer is below: those k maxima
+    are k scores at least that high, so the k-th best score is too. Only blocks whose
+    maximum reaches it are looked into, and in them only the positions at or above it
+    become Python objects (``map`` and ``compress`` run in C).
     """
     count = len(scores)
     if k <= 0 or count == 0:
         return []
-    starts = range(0, count, BLOCK)
-    maxima = [max(scores[start : start + BLOCK]) for start in starts]
-    best_blocks = heapq.nlargest(k, range(len(maxima)), key=maxima.__getitem__)
-    candidates = (
-        (scores[position], position)
-        for block in best_blocks
-        for position in range(block * BLOCK, min(count, (block + 1) * BLOCK))
-    )
-    # Ties go to the lower position, so equal scores come out in a stable order.
+    size = block_size(count, k)
+    maxima = [max(scores[start : start + size]) for start in range(0, count, size)]
+    # With fewer blocks than answers there is no threshold: every score is a candidate.
+    threshold = heapq.nlargest(k, maxima)[-1] if len(maxima) >= k else -math.inf
+    reaches = threshold.__le__
+    candidates = []
+    for block, highest in enumerate(maxima):
+        if highest >= threshold:
+            start = block * size
+            part = scores[start : start + size]
+            positions = compress(range(start, start + len(part)), map(reaches, part))
+            candidates += [(scores[position], position) for position in positions]
     return heapq.nlargest(k, candidates, key=lambda pair: (pair[0], -pair[1]))
 
 
