@@ -35,6 +35,8 @@ BATCH = 50_000
 # its embedding, small enough that progress shows and the two workers finish together.
 EMBED_CHUNK = 2_000
 EMBED_PROCESSES = 2
+# Stored vectors compared with the model's on reuse, spread over the ids.
+SAMPLE = 50
 
 
 def words_of(text: str) -> tuple[str, ...]:
@@ -163,8 +165,11 @@ def seed_items(settings: Settings, count: int) -> float:
 
 
 def vectors_current(database: Path, count: int) -> bool:
-    """Whether every item has a saved vector of the current model."""
+    """Whether every item has a saved vector of the current model, and a sample of
+    them is what the app's text and the model give now: a change to the text
+    (``embedding_text``) or to the tokenizer keeps the model's id."""
     with closing(sqlite3.connect(database)) as conn:
+        conn.row_factory = sqlite3.Row
         model = conn.execute(
             "SELECT model FROM onebin_vector_models WHERE collection = ?", (SEMANTIC.name,)
         ).fetchone()
@@ -173,7 +178,18 @@ def vectors_current(database: Path, count: int) -> bool:
             "WHERE collection = ? AND dirty = 0 AND vector IS NOT NULL",
             (SEMANTIC.name,),
         ).fetchone()[0]
-    return model is not None and model[0] == MODEL_ID and saved == count
+        if model is None or model[0] != MODEL_ID or saved != count:
+            return False
+        sample = range(1, count + 1, max(1, count // SAMPLE))
+        texts = item_texts(conn, sample)
+        stored = {
+            row_id: conn.execute(
+                "SELECT vector FROM onebin_vectors WHERE collection = ? AND row_id = ?",
+                (SEMANTIC.name, row_id),
+            ).fetchone()["vector"]
+            for row_id in sample
+        }
+    return all(embed(texts[row_id]) == vector for row_id, vector in stored.items())
 
 
 def seed_vectors(database: Path, processes: int = EMBED_PROCESSES) -> float:

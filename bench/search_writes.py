@@ -36,6 +36,7 @@ ITEMS = 10_000
 DESCRIPTION_WORDS = 20
 RATIO_TARGET = 0.8
 CATCH_UP_TIMEOUT = 900.0
+POLL = 0.1
 SERVERS = {"with embeddings": (), "without (plain)": ("--app", "bench.plain_items:app")}
 
 POST = """
@@ -128,7 +129,7 @@ def catch_up(database: Path) -> Backlog:
     wait_until(
         lambda: dirty_rows(database) == 0,
         timeout=CATCH_UP_TIMEOUT,
-        interval=0.1,
+        interval=POLL,
         what="the embedding job to catch up",
     )
     return Backlog(behind, time.monotonic() - started)
@@ -165,10 +166,9 @@ def report_writes(
     for number, (result, backlog) in enumerate(
         zip(semantic.results, semantic.backlogs, strict=True), start=1
     ):
-        written = result.rps * duration
-        rate = backlog.rows / backlog.seconds if backlog.seconds else 0.0
         print(
-            f"round {number}: {backlog.rows:,} of ~{written:,.0f} items written still to embed "
-            f"when wrk stopped; caught up {backlog.seconds:.1f} s later ({rate:,.0f} rows/s)"
+            f"round {number}: {backlog.rows:,} of ~{result.rps * duration:,.0f} items written "
+            f"still to embed when wrk stopped; all embedded {backlog.seconds:.1f} s later "
+            f"(polled every {POLL} s)"
         )
     return ratio >= RATIO_TARGET

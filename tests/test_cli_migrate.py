@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.postgres import find_binaries
-from tests.support import ServerProcess
+from tests.support import ServerProcess, wait_until
 from tests.test_cli import run
 
 
@@ -22,8 +22,8 @@ def add_item(server: ServerProcess, token: str, name: str) -> httpx.Response:
     )
 
 
-def found(server: ServerProcess, word: str) -> list[str]:
-    page = httpx.get(f"{server.url}/api/items", params={"q": word})
+def found(server: ServerProcess, word: str, mode: str = "text") -> list[str]:
+    page = httpx.get(f"{server.url}/api/items", params={"q": word, "mode": mode})
     assert page.status_code == 200, page.text
     return sorted(item["name"] for item in page.json()["items"])
 
@@ -62,6 +62,8 @@ def test_migrate_data_moves_a_data_directory_to_postgresql_and_back(postgres_url
     server = serving(tmp_path / "pg-run", postgres_url)
     try:
         assert found(server, "cafe") == ["Café crème"]  # search works on the copy
+        # and by meaning: the vectors (or the marks of rows still to embed) came along
+        wait_until(lambda: len(found(server, "a hot drink", mode="semantic")) == 3)
         added = add_item(server, token, "Milk")  # the token made before the move
         assert added.status_code == 201, added.text
         assert added.json()["id"] == 4  # after the copied ids

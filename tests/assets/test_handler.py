@@ -200,6 +200,7 @@ def test_build_app_keeps_api_404s_as_json_in_front_of_assets(settings, db, site_
         "spa",
         routes=items_app.routes,
         static=Static(site_package, spa_fallback=True),
+        semantic=items_app.semantic,  # the items' routes search their collection
     )
     app = build_app(app_context(settings, db, spa), spa)
     api = call_asgi(app, "/api/unknown")

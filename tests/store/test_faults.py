@@ -96,3 +96,23 @@ def test_a_damaged_page_is_database_damaged_and_remembered(tmp_path):
         assert db.damage is not None
     finally:
         db.close()
+
+
+def test_text_damaged_inside_an_intact_page_is_database_damaged(tmp_path):
+    """Bytes overwritten inside a row's text leave every page well-formed (SQLite's own
+    checks pass); reading the row is still damage, never a 500."""
+    path = tmp_path / "db.sqlite3"
+    with SQLiteDatabase(path, [THINGS]) as db:
+        db.write_sync(lambda c: c.execute("INSERT INTO things (body) VALUES (?)", ("q" * 300,)))
+    raw = path.read_bytes()
+    at = raw.index(b"q" * 300)
+    path.write_bytes(raw[:at] + b"\xff\xfe" * 150 + raw[at + 300 :])
+    db = SQLiteDatabase(path, [THINGS])
+    db.open()
+    try:
+        with pytest.raises(DatabaseDamaged, match="not valid UTF-8") as damaged:
+            asyncio.run(db.read(lambda c: c.execute("SELECT body FROM things").fetchall()))
+        assert "\ufffd" not in str(damaged.value)  # the damaged value is not repeated
+        assert db.damage is not None
+    finally:
+        db.close()

@@ -39,8 +39,20 @@ def result_code(error: sqlite3.Error) -> int | None:
     return None if code is None else code & 0xFF
 
 
+# Python's sqlite3 (not SQLite) raises this for a TEXT value that is not UTF-8. onebin
+# and every app write text through the same driver, which always sends UTF-8, so such
+# a value is damage that left the page's structure intact (SQLite's own checks pass).
+_NOT_UTF8 = "Could not decode to UTF-8"
+
+
 def classify(error: sqlite3.Error, *, query_timeout: float) -> StoreFault | None:
     """The fault ``error`` stands for, or None when it is not a fault of the database."""
+    if isinstance(error, sqlite3.OperationalError) and str(error).startswith(_NOT_UTF8):
+        # The message goes on with the damaged value itself: not for a client or a log.
+        return DatabaseDamaged(
+            "the database file is damaged (a text value is not valid UTF-8); "
+            "restore a backup with 'onebin restore'"
+        )
     code = result_code(error)
     if code == SQLITE_FULL:
         return StorageFull("the disk holding the database is full")
