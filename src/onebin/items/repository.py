@@ -26,6 +26,7 @@ Each migration carries its SQLite SQL and, where PostgreSQL needs other SQL, its
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -252,11 +253,17 @@ class StoreReads:
 
     async def _by_meaning(self, query: ListQuery) -> ItemPage:
         assert query.terms
+        near = self.semantic.nearest(" ".join(query.terms), CANDIDATES)
         words: list[int] = []
-        if query.mode != SEMANTIC:
+        if query.mode == SEMANTIC:
+            meaning = await near
+        else:
+            # Both at once, on their threads: SQLite leaves the GIL while it searches.
             best = ListQuery(terms=query.terms, sort_field=RELEVANCE, limit=CANDIDATES - 1)
-            words = [row["id"] for row in await self.db.read(lambda conn: self.rows(conn, best))]
-        meaning = await self.semantic.nearest(" ".join(query.terms), CANDIDATES)
+            rows, meaning = await asyncio.gather(
+                self.db.read(lambda conn: self.rows(conn, best)), near
+            )
+            words = [row["id"] for row in rows]
         chosen = page_after(ranking(query, words, meaning), query)
         items = await self._items([item_id for item_id, _ in chosen[: query.limit]])
         next_cursor = None
