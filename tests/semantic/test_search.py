@@ -160,3 +160,38 @@ def test_similar_rows_leave_the_row_out_and_embed_a_row_not_yet_embedded(engine_
     assert found.index(bread) < found.index(dress)
     assert run(search.similar(later, 1))[0].id in (chef, bread)  # embedded on the spot
     assert run(search.similar(999_999, 3)) == []
+
+
+def test_a_stopping_process_ends_its_slot_at_once_and_hands_the_rest_over(engine_db):
+    store, search = store_of(engine_db)
+    add(store)
+    indexer = search.indexer
+
+    async def follow_then_stop() -> int:
+        following = asyncio.create_task(indexer.follow(indexer.clock() + 600))
+        await asyncio.sleep(0)  # under way
+        indexer.stop()
+        return await asyncio.wait_for(following, timeout=10)  # not the 600 s
+
+    run(follow_then_stop())
+    handed_over = engine_db.read_sync(
+        lambda conn: conn.execute(
+            f"SELECT count(*) AS n FROM onebin_jobs WHERE kind = '{EMBED_KIND}' "
+            "AND idempotency_key IS NULL AND state = 'queued'"
+        ).fetchone()["n"]
+    )
+    assert handed_over == 1  # another process follows the rest of the slot
+
+
+def test_a_start_queues_the_embedding_even_when_this_slot_had_its_job(engine_db):
+    store, search = store_of(engine_db)
+    add(store)  # this slot's job is queued (another process may have finished it)
+    engine_db.write_sync(lambda conn: conn.execute("UPDATE onebin_jobs SET state = 'done'"))
+    assert search.indexer.prepare_sync() is True
+    queued = engine_db.read_sync(
+        lambda conn: conn.execute(
+            f"SELECT count(*) AS n FROM onebin_jobs WHERE kind = '{EMBED_KIND}' "
+            "AND state = 'queued'"
+        ).fetchone()["n"]
+    )
+    assert queued == 1

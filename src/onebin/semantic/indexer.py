@@ -18,6 +18,7 @@ A row marked again while its batch was being embedded keeps its mark (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -61,6 +62,7 @@ class Indexer:
         self.sql = SQL[db.engine]
         self.clock = clock
         self._draining = asyncio.Lock()
+        self._stopping = asyncio.Event()
 
     def mark(self, conn: Connection, row_id: int) -> None:
         """Marks ``row_id`` changed (created, updated or deleted) in ``conn``'s write,
@@ -68,19 +70,30 @@ class Indexer:
         conn.execute(self.sql.mark, (self.name, row_id))
         self._queue(conn)
 
-    def _queue(self, conn: Connection) -> None:
+    def _queue(self, conn: Connection, *, keyed: bool = True) -> None:
+        """Queues the job of this slot; ``keyed=False`` queues one whatever the slot
+        has (at start, or to hand the rest of a slot over when this process stops)."""
         slot = math.floor(self.clock() / SLOT) * SLOT
-        key = f"{EMBED_KIND}:{self.name}:{slot:.0f}"
+        key = f"{EMBED_KIND}:{self.name}:{slot:.0f}" if keyed else None
         payload = {"collection": self.name, "until": slot + SLOT + GRACE}
         self.jobs.enqueue(conn, EMBED_KIND, payload, key=key)
 
+    def stop(self) -> None:
+        """The process is stopping: ``follow`` and ``drain`` end at their next step,
+        so that a shutdown never waits for the rest of a slot."""
+        self._stopping.set()
+
     async def follow(self, until: float) -> int:
         """Drains, then keeps draining new marks every ``POLL`` seconds until ``until``
-        (epoch seconds); how many rows it embedded."""
+        (epoch seconds); how many rows it embedded. Stopped early (``stop``), it hands
+        the rest of the slot to another process in a job of its own."""
         done = await self.drain()
-        while self.clock() < until:
-            await asyncio.sleep(POLL)
+        while self.clock() < until and not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), POLL)
             done += await self.drain()
+        if self._stopping.is_set() and self.clock() < until:
+            await self.db.write(lambda conn: self._queue(conn, keyed=False))
         return done
 
     async def drain(self) -> int:
@@ -91,7 +104,7 @@ class Indexer:
         """
         async with self._draining:
             done = 0
-            while batch := await self.db.read(self._marked):
+            while not self._stopping.is_set() and (batch := await self.db.read(self._marked)):
                 embedded = await asyncio.to_thread(embed_batch, batch)
                 await self.db.write(lambda conn, rows=embedded: self.save(conn, rows))
                 done += len(embedded)
@@ -144,7 +157,8 @@ class Indexer:
             conn.execute(self.sql.set_model, (self.name, MODEL_ID))
         if conn.execute(self.sql.dirty, (self.name, 1)).fetchone() is None:
             return False
-        self._queue(conn)
+        # Not this slot's key: a process that stopped in this slot may hold it.
+        self._queue(conn, keyed=False)
         return True
 
     def counts(self, conn: Connection) -> dict[str, int]:

@@ -5,7 +5,7 @@ them up to date from the database before every search: one indexed read of the
 rows saved after the last it applied, usually none. So a vector saved by any
 process or replica is searched everywhere, and nothing but the database is shared.
 The first search of a process loads everything (a million rows in a few seconds),
-which is why a serving process starts that load at once (``warm``).
+which is why a serving process starts that load at once (``SemanticService``).
 
 Searching and loading run off the event loop (a read, then a thread): at a million
 rows a search is tens of milliseconds of work, which other requests must not wait
@@ -116,10 +116,11 @@ def searches(
     return {semantic.name: SemanticSearch(semantic, db, jobs) for semantic in collections}
 
 
-class Warming:
-    """A serving process's ``Service`` that loads every collection once at start, so
-    that the first search does not pay for a million rows; failures are left to the
-    first search, which loads again."""
+class SemanticService:
+    """A serving process's ``Service`` for its semantic collections: at start it loads
+    every collection once, so that the first search does not pay for a million rows
+    (a failure is left to the first search, which loads again); at stop it ends the
+    embedding job's work at its next step, so a shutdown does not wait for it."""
 
     def __init__(self, collections: Mapping[str, SemanticSearch]) -> None:
         self._collections = collections
@@ -129,6 +130,8 @@ class Warming:
         self._task = asyncio.create_task(self._load())
 
     async def stop(self) -> None:
+        for search in self._collections.values():
+            search.indexer.stop()
         if self._task is not None:
             self._task.cancel()
 

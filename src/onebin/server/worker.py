@@ -274,9 +274,9 @@ def run_worker(
         if jobs is not None:
             services.append(jobs)
         if context.semantic:
-            from onebin.semantic.search import Warming
+            from onebin.semantic.search import SemanticService
 
-            services.append(Warming(context.semantic))
+            services.append(SemanticService(context.semantic))
         try:
             with asyncio.Runner(loop_factory=listeners[0].config.get_loop_factory()) as runner:
                 runner.run(run_listeners(listeners, stop_signals, registry, beat, services))
