@@ -5,8 +5,8 @@ key plus its id, so inserts and deletes between two requests never shift rows in
 or out of the next page, and deep pages cost the same as the first.
 
 With ``q`` there are three ways to rank (``mode``): ``text``, full-text relevance;
-``semantic``, nearness in meaning (``onebin.semantic``), which finds "claw hammer"
-for "something to hang pictures"; and ``hybrid``, the default, both fused by rank
+``semantic``, nearness in meaning (``onebin.semantic``), which finds "bread knife"
+for "slicing a baguette"; and ``hybrid``, the default, both fused by rank
 (``onebin.items.search``). Only ``text`` filters: a search in another ``sort`` order
 keeps the rows that contain the words, so it needs ``mode=text``.
 
