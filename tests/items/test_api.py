@@ -348,6 +348,10 @@ def test_openapi_document_describes_every_operation(client):
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]["/api/items"]) == {"get", "post"}
     assert {"get", "patch", "delete"} <= set(document["paths"]["/api/items/{item_id}"])
+    assert "get" in document["paths"]["/api/items/{item_id}/similar"]
+    listing = document["paths"]["/api/items"]["get"]["parameters"]
+    mode = next(parameter for parameter in listing if parameter["name"] == "mode")
+    assert mode["schema"]["enum"] == ["text", "semantic", "hybrid"]
     item_schema = document["components"]["schemas"]["ItemCreate"]
     assert item_schema["properties"]["name"]["maxLength"] == 200
     assert item_schema["additionalProperties"] is False

@@ -15,12 +15,17 @@ from onebin import ErrorBody, __version__
 from onebin.items.listing import (
     DEFAULT_LIMIT,
     DEFAULT_SORT,
+    HYBRID,
     MAX_LIMIT,
     MAX_QUERY_CHARS,
+    MODES,
     RANKED_CANDIDATES,
+    SEMANTIC,
+    SIMILAR_LIMIT,
     SORTS,
+    TEXT,
 )
-from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch
+from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch, SimilarItems
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -85,7 +90,7 @@ _JSON_BODY = "application/json"
 @cache
 def openapi_document() -> dict[str, Any]:
     (_, components) = msgspec.json.schema_components(
-        [Item, ItemCreate, ItemPatch, ItemPage, ErrorBody],
+        [Item, ItemCreate, ItemPatch, ItemPage, SimilarItems, ErrorBody],
         ref_template="#/components/schemas/{name}",
     )
     # An empty patch is refused (it would only bump the version); say so in the schema.
@@ -121,10 +126,20 @@ def openapi_document() -> dict[str, Any]:
                                 "maxLength": MAX_QUERY_CHARS,
                                 "pattern": r"^[^\x00-\x1f\x7f]*$",
                             },
-                            "description": "full-text search in name, description and tags, "
-                            "ignoring case and accents: every word must match, words of 2+ "
-                            "characters as prefixes; text without words matches nothing; "
-                            "control characters are refused (400)",
+                            "description": "search in name, description and tags, by words "
+                            "and meaning (see mode); by words, ignoring case and accents: every "
+                            "word must match, words of 2+ characters as prefixes; text without "
+                            "words matches nothing; control characters are refused (400)",
+                        },
+                        {
+                            "name": "mode",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": list(MODES)},
+                            "description": f"how a search ranks: {TEXT} (words, full-text "
+                            f"relevance), {SEMANTIC} (nearness in meaning, from the embedding "
+                            f"model inside onebin), {HYBRID} (both, fused by rank; the default "
+                            f"with q and relevance order); another sort filters by words, so "
+                            f"it needs {TEXT} (the default then)",
                         },
                         {
                             "name": "sort",
@@ -177,6 +192,28 @@ def openapi_document() -> dict[str, Any]:
                             "the token's name",
                         ),
                         **_errors(401, 429, 503),
+                    },
+                },
+            },
+            "/api/items/{item_id}/similar": {
+                "parameters": [_ITEM_ID],
+                "get": {
+                    "summary": "The items nearest in meaning to one item, most similar first",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_LIMIT,
+                                "default": SIMILAR_LIMIT,
+                            },
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(_ref("SimilarItems"), "similar items, the item left out"),
+                        **_errors(400, 404, 503),
                     },
                 },
             },
