@@ -28,6 +28,15 @@ from onebin.items.listing import (
 from onebin.items.models import Item, ItemCreate, ItemPage, ItemPatch, SimilarItems
 
 
+def _limit(default: int) -> dict[str, Any]:
+    """The ``limit`` query parameter of a list, 1 to ``MAX_LIMIT``."""
+    return {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": default},
+    }
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -108,16 +117,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "List items, newest first by default, with search and cursor paging",
                     "parameters": [
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": MAX_LIMIT,
-                                "default": DEFAULT_LIMIT,
-                            },
-                        },
+                        _limit(DEFAULT_LIMIT),
                         {
                             "name": "q",
                             "in": "query",
@@ -199,18 +199,7 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [_ITEM_ID],
                 "get": {
                     "summary": "The items nearest in meaning to one item, most similar first",
-                    "parameters": [
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": MAX_LIMIT,
-                                "default": SIMILAR_LIMIT,
-                            },
-                        }
-                    ],
+                    "parameters": [_limit(SIMILAR_LIMIT)],
                     "responses": {
                         "200": _json(_ref("SimilarItems"), "similar items, the item left out"),
                         **_errors(400, 404, 503),
