@@ -15,7 +15,7 @@ BENCH_DEB_PACKAGES := wrk caddy nginx libnginx-mod-http-brotli-static
 # `onebin build`: PyInstaller --strip runs binutils' strip (also on the zipapp's extensions).
 BUILD_DEB_PACKAGES := binutils
 
-.PHONY: run test venv scanner frontend system-deps lint bench dist wheel model clean
+.PHONY: run test venv scanner frontend system-deps lint bench dist dist-portable wheel model clean
 
 run: $(STAMPS)/run frontend
 	$(BIN)/onebin serve
@@ -80,6 +80,14 @@ bench: $(STAMPS)/test frontend
 dist: $(STAMPS)/dist frontend
 	$(MAKE) system-deps TEST_DEB_PACKAGES="$(BUILD_DEB_PACKAGES)"
 	$(BIN)/onebin build --name onebin
+
+# dist/portable/onebin: the same executable built in a Debian 11 root from Debian's
+# sources, so it runs on glibc 2.28 and newer (README, Deploy). The toolchain is cached
+# in ~/.cache/onebin-build; the first run takes about 10 minutes.
+PORTABLE_DEB_PACKAGES := binutils debootstrap dpkg-dev
+dist-portable: $(STAMPS)/dist frontend
+	$(MAKE) system-deps TEST_DEB_PACKAGES="$(PORTABLE_DEB_PACKAGES)"
+	$(BIN)/onebin build --portable --name onebin
 
 # A wheel of onebin with the built frontend inside (dist/onebin-VERSION-py3-none-any.whl).
 # setuptools reuses build/ between runs and would pack files deleted since (old hashed

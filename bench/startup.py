@@ -10,6 +10,8 @@ cache is not dropped (that would disturb everything else on a shared machine), s
 "cold" means "nothing onebin-specific on disk yet".
 
     .venv/bin/python bench/startup.py [--runs 5] [--dist dist]
+
+It measures dist/portable/onebin too when ``make dist-portable`` has built it.
 """
 
 from __future__ import annotations
@@ -114,9 +116,10 @@ def runners(dist: Path) -> list[Runner]:
         )
     ]
     executable, zipapp = dist / "onebin", dist / "onebin.pyz"
-    if executable.exists():
-        size = executable.stat().st_size
-        found.append(Runner(str(executable), [str(executable)], "XDG_CACHE_HOME", size))
+    # make dist-portable's executable, with its own interpreter and libraries
+    for path in (executable, dist / "portable" / "onebin"):
+        if path.exists():
+            found.append(Runner(str(path), [str(path)], "XDG_CACHE_HOME", path.stat().st_size))
     if zipapp.exists():
         size = zipapp.stat().st_size
         found.append(

@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from onebin import __version__
+from onebin import App, __version__
 from onebin.cli import build_parser, program_name
 from onebin.config import SETTINGS
+from onebin.versions import version_line, versions
 from tests.support import ONEBIN, ServerProcess
 
 
@@ -41,7 +42,7 @@ def test_invalid_setting_fails_fast_with_one_line_and_exit_2(tmp_path):
 def test_version_flag_names_the_app_and_onebin():
     result = run("--version")
     assert result.returncode == 0
-    assert result.stdout == f"items {__version__} (onebin {__version__})\n"
+    assert result.stdout == version_line(versions(App(name="items", version=__version__))) + "\n"
 
 
 SHOUT_APP = """
@@ -70,7 +71,7 @@ def shout(tmp_path):
 
 def test_version_of_the_app_named_by_onebin_app(shout):
     result = run("--version", env={**shout, "ONEBIN_APP": "shoutapp:app"})
-    assert result.stdout == f"shout 3.1.4 (onebin {__version__})\n"
+    assert result.stdout == version_line(versions(App(name="shout", version="3.1.4"))) + "\n"
 
 
 def test_serve_and_token_run_the_app_named_by_onebin_app(tmp_path, shout):

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from onebin import __version__, logs
+from onebin import logs
 from onebin.app import DEFAULT_APP, App, load_app
 from onebin.build import TARGETS
 from onebin.compose import app_migrations, open_database
@@ -41,6 +41,7 @@ from onebin.store.restore import restore
 from onebin.store.tokens import TokenStore, carry_revocations
 from onebin.suggest import SuggestingParser
 from onebin.values import database_url
+from onebin.versions import version_line, versions
 from onebin.webhooks.cli import add_webhook_commands
 
 EXIT_ERROR = 1
@@ -148,6 +149,8 @@ def cmd_build(settings: Settings, args: argparse.Namespace, app: App) -> int:
         raise BuildError(f"onebin build needs the build extra ({exc})") from None
     from onebin.build.report import format_report
 
+    if args.portable:
+        return _build_portable(args, app)
     for artifact in build(
         app,
         args.app_reference,
@@ -157,6 +160,27 @@ def cmd_build(settings: Settings, args: argparse.Namespace, app: App) -> int:
         environ=os.environ,
     ):
         print(format_report(f"{artifact.path} ({artifact.kind})", artifact.report))
+    return 0
+
+
+def _build_portable(args: argparse.Namespace, app: App) -> int:
+    from onebin.build.portable.build import build_portable, default_cache
+
+    if args.target:
+        raise BuildError("--portable builds the executable only: leave out --target")
+    artifact = build_portable(
+        app,
+        args.app_reference,
+        Path(args.dist),
+        name=args.name,
+        cache=default_cache(os.environ),
+        environ=os.environ,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(artifact.report)
+    needs = ".".join(map(str, artifact.glibc)) if artifact.glibc else "any"
+    print(f"  needs glibc {needs} or newer (checked {artifact.elf_files} ELF files)")
+    print(f"  {artifact.version}")
     return 0
 
 
@@ -311,7 +335,7 @@ Command = Callable[[Settings, argparse.Namespace, Any], int]
 
 
 class ShowVersion(argparse.Action):
-    """``--version``: the app's name and version, then onebin's.
+    """``--version``: the app's name and version, then onebin's and its libraries'.
 
     The app is the one ``ONEBIN_APP`` or the entry point names (``--app`` belongs to
     the commands, after this flag), imported only when the flag is given.
@@ -326,7 +350,7 @@ class ShowVersion(argparse.Action):
             app = load_app(os.environ.get("ONEBIN_APP") or self.default_app)
         except AppError as exc:
             parser.exit(EXIT_USAGE, f"onebin: {exc}\n")
-        print(f"{app.name} {app.version} (onebin {__version__})")
+        print(version_line(versions(app)))
         parser.exit(0)
 
 
@@ -480,6 +504,12 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
         action="append",
         choices=TARGETS,
         help="build only this artifact (repeatable) [default both]",
+    )
+    build.add_argument(
+        "--portable",
+        action="store_true",
+        help="build DIST/portable/NAME instead, which runs on glibc 2.28 or newer: "
+        "needs root, debootstrap and about 10 minutes the first time",
     )
     arguments(build, APP_ONLY)
     build.set_defaults(handler=cmd_build, options=APP_ONLY)

@@ -19,7 +19,7 @@ from typing import IO
 
 import pytest
 
-STARTED = re.compile(r" serving \S+ on (http://\S+) ")
+STARTED = re.compile(r" serving \S+ on (https?://\S+) ")
 
 
 def _forward(stream: IO[str], lines: queue.Queue[str | None]) -> None:
@@ -37,10 +37,11 @@ def serve_any_port(
     cwd: Path,
     env: Mapping[str, str],
     timeout: float = 60,
+    options: Sequence[str] = (),
 ) -> Iterator[str]:
-    """Run ``command serve --port 0``; yield its base URL; kill it on the way out."""
+    """Run ``command serve --port 0 [options]``; yield its base URL; kill it on the way out."""
     process = subprocess.Popen(
-        [*command, "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [*command, "serve", "--port", "0", "--data-dir", str(data_dir), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

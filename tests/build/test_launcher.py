@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from onebin.build.archive import DEFAULT_EPOCH, write_tar_gz
-from onebin.build.launcher import check_name, launcher
+from onebin.build.launcher import check_name, launcher, payload
 from onebin.errors import BuildError
 
 PROGRAM = '#!/bin/sh\necho "ran $(dirname "$0") with $*"\n'
@@ -88,3 +88,18 @@ def test_check_name_takes_what_the_shell_header_can_hold():
     for bad in ("Tiny", "-x", "a b", "a/b", "", "x$(id)"):
         with pytest.raises(BuildError):
             check_name(bad)
+
+
+def test_payload_is_what_the_launcher_was_given(program):
+    """The portable build unpacks the executable it built to check its files."""
+    executable, data = program
+    assert payload(executable.read_bytes()) == data
+    assert payload(launcher("demo", b"line one\nline two\n")) == b"line one\nline two\n"
+    assert payload(launcher("demo", b"")) == b""
+
+
+def test_payload_refuses_a_file_onebin_did_not_write():
+    with pytest.raises(BuildError, match="not an executable written by onebin build"):
+        payload(b"\x7fELF\x02\x01\x01" + b"\0" * 64)
+    with pytest.raises(BuildError):
+        payload(b"#!/bin/sh\necho a short script\n")

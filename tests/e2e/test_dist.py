@@ -28,9 +28,10 @@ import brotli
 import httpx
 import pytest
 
-from onebin import __version__
+from onebin import App, __version__
 from onebin.build.executable import bootloader_files
 from onebin.build.trim import excluded_modules
+from onebin.versions import version_line, versions
 from tests.build import tiny
 from tests.build.running import serve_any_port
 from tests.support import ServerProcess, wait_until
@@ -149,7 +150,7 @@ def test_dist_executable_fits_the_size_budget(dist: Path):
 def test_dist_version_and_help_work(host: Host):
     version = host.run("--version")
     assert version.returncode == 0, version.stderr
-    assert version.stdout.strip() == f"items {__version__} (onebin {__version__})"
+    assert version.stdout == version_line(versions(App(name="items", version=__version__))) + "\n"
     helped = host.run("--help")
     assert helped.returncode == 0, helped.stderr
     assert all(command in helped.stdout for command in ("serve", "token", "build"))
@@ -370,7 +371,7 @@ def tiny_url(tiny_host: Host) -> Iterator[str]:
 def test_dist_tiny_app_prints_its_own_version(tiny_host: Host):
     version = tiny_host.run("--version")
     assert version.returncode == 0, version.stderr
-    assert version.stdout == f"tiny {tiny.VERSION} (onebin {__version__})\n"
+    assert version.stdout == version_line(versions(App(name="tiny", version=tiny.VERSION))) + "\n"
 
 
 def test_dist_tiny_app_answers_its_route(tiny_url: str):

@@ -67,3 +67,12 @@ def launcher(name: str, payload: bytes) -> bytes:
     lines = HEADER.count("\n")
     header = HEADER.format(name=name, digest=digest, payload_line=lines + 1)
     return header.encode() + payload
+
+
+def payload(executable: bytes) -> bytes:
+    """The tar.gz behind an executable's header: what ``launcher`` was given."""
+    lines = HEADER.count("\n")
+    parts = executable.split(b"\n", lines)
+    if len(parts) <= lines or parts[0] != b"#!/bin/sh":
+        raise BuildError("not an executable written by onebin build")
+    return parts[lines]

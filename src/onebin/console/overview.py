@@ -13,15 +13,11 @@ read are pure (and tested as such), the reads sit in ``overview``.
 from __future__ import annotations
 
 import asyncio
-import platform
-import sqlite3
-import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onebin import __version__
 from onebin.app import App
 from onebin.config import Settings
 from onebin.console.backups import BackupFile, list_backups
@@ -30,6 +26,7 @@ from onebin.health import Readiness
 from onebin.jobs.queue import Backlog, JobQueue
 from onebin.store.database import Connection, Engine
 from onebin.store.tokens import TokenRecord, TokenStore
+from onebin.versions import versions
 from onebin.webhooks.store import WebhookStore
 
 if TYPE_CHECKING:
@@ -65,16 +62,6 @@ def existing_ancestor(path: Path) -> Path:
     """
     absolute = path.absolute()
     return next((p for p in (absolute, *absolute.parents) if p.is_dir()), absolute)
-
-
-def versions(app: App) -> dict[str, Any]:
-    return {
-        "onebin": __version__,
-        "app": {"name": app.name, "version": app.version},
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "openssl": ssl.OPENSSL_VERSION,
-    }
 
 
 def database_section(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from onebin.versions import version_line
+
 _UNITS = ("KiB", "MiB", "GiB", "TiB")
 _LABEL = 14
 _DURATION_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
@@ -48,14 +50,6 @@ def _line(label: str, text: str) -> str:
 
 def _detail(text: str) -> str:
     return " " * _LABEL + text
-
-
-def _versions(versions: dict[str, Any]) -> list[str]:
-    app = versions["app"]
-    return [
-        f"{app['name']} {app['version']} (onebin {versions['onebin']}, Python "
-        f"{versions['python']}, SQLite {versions['sqlite']}, {versions['openssl']})"
-    ]
 
 
 def _process(process: dict[str, Any] | None) -> list[str]:
@@ -136,7 +130,7 @@ def _search(search: dict[str, Any]) -> list[str]:
 def render(overview: dict[str, Any]) -> str:
     """The overview (``onebin.console.overview``) as lines of text."""
     lines = [
-        *_versions(overview["versions"]),
+        version_line(overview["versions"]),
         *_process(overview.get("process")),
         *_health(overview["health"]),
         *_database(overview["database"]),
