@@ -30,11 +30,12 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
+from playwright.sync_api import Page, expect
 
 from onebin.build.launcher import payload
 from onebin.build.portable.build import default_cache
 from onebin.build.portable.glibc import LIMIT, check_tree
-from onebin.build.portable.root import SUITE, enter_command, run_logged
+from onebin.build.portable.root import PATH, SUITE, enter_command, run_logged
 from onebin.build.portable.sources import MIRROR
 from tests.build.running import serve_any_port
 
@@ -142,7 +143,7 @@ def serving(old_linux: OldLinux, program: str, *options: str) -> Iterator[tuple[
         command,
         data_dir=Path(data_dir),
         cwd=old_linux.path,
-        env={"PATH": os.defpath},
+        env={"PATH": PATH},
         timeout=120,
         options=options,
     ) as url:
@@ -150,7 +151,7 @@ def serving(old_linux: OldLinux, program: str, *options: str) -> Iterator[tuple[
     shutil.rmtree(old_linux.path / "srv" / "data")
 
 
-def test_serves_the_api_and_the_page(old_linux: OldLinux, onebin_inside: str):
+def test_serves_the_api_and_the_page(old_linux: OldLinux, onebin_inside: str, page: Page):
     with (
         serving(old_linux, onebin_inside) as (url, token),
         httpx.Client(base_url=url, timeout=30) as client,
@@ -165,13 +166,15 @@ def test_serves_the_api_and_the_page(old_linux: OldLinux, onebin_inside: str):
         assert refused.status_code == 401
         listed = client.get("/api/items", params={"q": "knife"}).json()["items"]
         assert [item["name"] for item in listed] == ["bread knife"]
-        page = client.get("/")
-        assert page.status_code == 200
-        assert "<script" in page.text
-        script = page.text.split('src="', 1)[1].split('"', 1)[0]
-        asset = client.get(script, headers={"accept-encoding": "br"})
+        shell = client.get("/")
+        assert shell.status_code == 200
+        script = re.search(r'href="(/_app/immutable/[^"]+\.js)"', shell.text)
+        assert script, shell.text
+        asset = client.get(script[1], headers={"accept-encoding": "br"})
         assert asset.status_code == 200
         assert asset.headers["content-encoding"] == "br"
+        page.goto(url)
+        expect(page.get_by_role("link", name="bread knife")).to_be_visible()
 
 
 def test_serves_https_with_its_own_openssl(old_linux: OldLinux, onebin_inside: str):
