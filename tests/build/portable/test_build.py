@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -9,12 +10,14 @@ from onebin.build.portable.build import (
     MANYLINUX_POLICY,
     ca_bundle,
     default_cache,
+    exclusive,
     pinned,
     pip_environment,
     toolchain_key,
     venv_key,
 )
 from onebin.build.portable.root import CA_BUNDLE
+from tests.support import wait_until
 
 SCRIPT = "#!/bin/sh\nmake\n"
 LOCK = "zlib 1:1.3-1\n"
@@ -101,3 +104,31 @@ def test_the_virtualenvs_manylinux_policy_refuses_wheels_above_the_glibc_limit()
     assert not compatible(2, 29, "x86_64")
     assert not compatible(2, 31, "x86_64")
     assert venv_key("abc", []) != venv_key("abd", [])
+
+
+def test_a_second_build_waits_for_the_first_to_finish(tmp_path: Path):
+    """Builds share the cache: the second says it waits, and starts only after the first."""
+    lock = tmp_path / "cache" / "lock"
+    said: list[str] = []
+    first_in, release, second_in = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with exclusive(lock, said.append):
+            first_in.set()
+            release.wait(10)
+
+    def second() -> None:
+        with exclusive(lock, said.append):
+            second_in.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_in.wait(10)
+    threads[1].start()
+    wait_until(lambda: said, what="the second build to say it waits")
+    assert said == [f"waiting for another portable build to finish ({lock})"]
+    assert not second_in.is_set()
+    release.set()
+    assert second_in.wait(10)
+    for thread in threads:
+        thread.join(10)

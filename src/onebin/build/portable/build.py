@@ -21,6 +21,7 @@ Three steps, the first two cached under keys of their inputs:
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import io
@@ -30,7 +31,8 @@ import shutil
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -199,49 +201,45 @@ def build_portable(
     plan = plan_build(reference, name=name or app.name, static=static)
     owners = {module: names[0] for module, names in metadata.packages_distributions().items()}
     distributions = list(dict.fromkeys(owners[p] for p in plan.packages if p in owners))
-    toolchain = Toolchain(cache, ca_bundle(environ), progress)
-    root = toolchain.ensure()
-    requirements = pinned(distributions, metadata.version)
-    venv = f"/venvs/{venv_key(toolchain.key, requirements)}"
-    pip = pip_environment(environ)
-    if not (root.path / venv.lstrip("/") / COMPLETE).exists():
-        progress(f"virtualenv {venv}: {len(requirements)} distributions from PyPI")
-        _make_venv(root, venv, requirements, pip)
-    work = f"/work/{uuid.uuid4().hex}"
-    inside = root.path / work.lstrip("/")
-    try:
-        stage_packages(inside / "site", plan)
-        for distribution in distributions:
-            packages = [p for p in plan.packages if owners.get(p) == distribution]
-            _write_metadata(inside / "site", distribution, packages)
-        progress(f"packing {plan.name} inside the {SUITE} root")
-        epoch = (
-            {"SOURCE_DATE_EPOCH": environ["SOURCE_DATE_EPOCH"]}
-            if "SOURCE_DATE_EPOCH" in environ
-            else {}
-        )
-        root.run(
-            ["sh", "-c", 'cd "$0" && "$@" > report.txt', work, f"{venv}/bin/python", "-m",
-             "onebin", "build", "--app", reference, "--name", plan.name,
-             "--target", EXECUTABLE, "--dist", "out"],
-            {"PYTHONPATH": f"{work}/site", **epoch},
-        )  # fmt: skip
-        built = inside / "out" / plan.name
-        needs = _check_payload(built, inside / "unpacked")
-        root.run(
-            ["sh", "-c", '"$0/out/$1" --version > "$0/version.txt"', work, plan.name],
-            {"XDG_CACHE_HOME": f"{work}/cache"},
-        )
-        version = (inside / "version.txt").read_text().strip()
-        report = (inside / "report.txt").read_text().strip()
-        target = dist_dir / "portable" / plan.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(built, staging)
-        staging.chmod(0o755)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(inside, ignore_errors=True)
+    with exclusive(cache / "lock", progress):
+        toolchain = Toolchain(cache, ca_bundle(environ), progress)
+        root = toolchain.ensure()
+        requirements = pinned(distributions, metadata.version)
+        venv = f"/venvs/{venv_key(toolchain.key, requirements)}"
+        if not (root.path / venv.lstrip("/") / COMPLETE).exists():
+            progress(f"virtualenv {venv}: {len(requirements)} distributions from PyPI")
+            _make_venv(root, venv, requirements, pip_environment(environ))
+        work = f"/work/{uuid.uuid4().hex}"
+        inside = root.path / work.lstrip("/")
+        try:
+            stage_packages(inside / "site", plan)
+            for distribution in distributions:
+                packages = [p for p in plan.packages if owners.get(p) == distribution]
+                _write_metadata(inside / "site", distribution, packages)
+            progress(f"packing {plan.name} inside the {SUITE} root")
+            epoch = {key: value for key, value in environ.items() if key == "SOURCE_DATE_EPOCH"}
+            root.run(
+                ["sh", "-c", 'cd "$0" && "$@" > report.txt', work, f"{venv}/bin/python", "-m",
+                 "onebin", "build", "--app", reference, "--name", plan.name,
+                 "--target", EXECUTABLE, "--dist", "out"],
+                {"PYTHONPATH": f"{work}/site", **epoch},
+            )  # fmt: skip
+            built = inside / "out" / plan.name
+            needs = _check_payload(built, inside / "unpacked")
+            root.run(
+                ["sh", "-c", '"$0/out/$1" --version > "$0/version.txt"', work, plan.name],
+                {"XDG_CACHE_HOME": f"{work}/cache"},
+            )
+            version = (inside / "version.txt").read_text().strip()
+            report = (inside / "report.txt").read_text().strip()
+            target = dist_dir / "portable" / plan.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(built, staging)
+            staging.chmod(0o755)
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(inside, ignore_errors=True)
     known = [version for version in needs.values() if version is not None]
     return PortableArtifact(
         path=target,
@@ -252,10 +250,29 @@ def build_portable(
     )
 
 
+@contextmanager
+def exclusive(lock: Path, progress: Progress) -> Iterator[None]:
+    """One portable build at a time per cache: builds share the toolchain and virtualenvs,
+    and one may be making or deleting what another would use."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"waiting for another portable build to finish ({lock})")
+            fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
 def _make_venv(
     root: BuildRoot, venv: str, requirements: Sequence[str], pip: Mapping[str, str]
 ) -> None:
     listing = root.path / venv.lstrip("/") / "requirements.txt"
+    for old in (root.path / "venvs").glob("*"):
+        shutil.rmtree(old)  # another key's: older pins, 150 MB each
     root.run([PYTHON, "-m", "venv", "--clear", venv])
     site = root.path / venv.lstrip("/") / "lib" / "python3.11" / "site-packages"
     (site / "_manylinux.py").write_text(MANYLINUX_POLICY)
