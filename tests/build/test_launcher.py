@@ -77,6 +77,19 @@ def test_launcher_reports_a_damaged_payload(program, tmp_path):
     assert list((tmp_path / "cache" / "demo").iterdir()) == []
 
 
+def test_launcher_says_which_setting_fixes_a_cache_it_cannot_create(program, tmp_path):
+    """A service user whose HOME does not exist gets advice, not mkdir's bare error."""
+    executable, _ = program
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    result = run(executable, blocked, "x")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"demo: cannot create {blocked}/demo: set XDG_CACHE_HOME to a writable directory\n"
+    )
+    assert result.stdout == ""
+
+
 def test_launcher_refuses_a_name_the_shell_would_misread():
     with pytest.raises(BuildError):
         launcher("demo; rm -rf /", b"")

@@ -29,7 +29,10 @@ payload_line={payload_line}
 cache="${{XDG_CACHE_HOME:-${{HOME:?set HOME or XDG_CACHE_HOME}}/.cache}}/{name}"
 target="$cache/$payload_sha256"
 if [ ! -x "$target/{name}" ]; then
-    mkdir -p "$cache"
+    if ! mkdir -p "$cache" 2>/dev/null; then
+        echo "{name}: cannot create $cache: set XDG_CACHE_HOME to a writable directory" >&2
+        exit 1
+    fi
     staging=$(mktemp -d "$cache/.$payload_sha256.XXXXXX")
     if ! tail -n "+$payload_line" "$0" | gzip -dc | tar -xf - -C "$staging"; then
         rm -rf "$staging"
