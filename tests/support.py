@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,7 +15,29 @@ from typing import Self
 
 import httpx
 
+from onebin import __version__
+from onebin.versions import version_line
+
 ONEBIN = [sys.executable, "-m", "onebin"]
+# The runtime's versions, as onebin.versions reads them, printed by another interpreter.
+_RUNTIME = (
+    "import json, platform, sqlite3, ssl; print(json.dumps("
+    "{'python': platform.python_version(), 'sqlite': sqlite3.sqlite_version,"
+    " 'openssl': ssl.OPENSSL_VERSION}))"
+)
+
+
+def expected_version(python: str, name: str, version: str) -> str:
+    """The ``--version`` line of the app ``name`` run by the interpreter ``python``.
+
+    An artifact reports the libraries of the interpreter that runs it: the build's for
+    the executable, the system's for a zipapp under ``/usr/bin/python3``.
+    """
+    runtime = subprocess.run(
+        [python, "-c", _RUNTIME], capture_output=True, text=True, check=True, timeout=60
+    )
+    app = {"name": name, "version": version}
+    return version_line({"onebin": __version__, "app": app, **json.loads(runtime.stdout)})
 
 
 def free_port() -> int:

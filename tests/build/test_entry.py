@@ -13,6 +13,7 @@ from onebin import __version__
 from onebin.build.entry import ENTRY_MODULE, entry_module
 from onebin.errors import BuildError
 from tests.build.tiny import REFERENCE, write_tiny_app
+from tests.support import expected_version
 
 
 def write_entry(directory: Path, reference: str) -> Path:
@@ -42,7 +43,7 @@ def test_entry_module_run_as_a_script_serves_its_app(tmp_path: Path):
         [sys.executable, str(script), "--version"], capture_output=True, text=True, env=env
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"tiny 1.2.3 (onebin {__version__})\n"
+    assert result.stdout == expected_version(sys.executable, "tiny", "1.2.3") + "\n"
 
 
 def test_entry_module_imported_and_called_like_shiv_does(tmp_path: Path):
@@ -55,4 +56,4 @@ def test_entry_module_imported_and_called_like_shiv_does(tmp_path: Path):
         [sys.executable, "-c", code, "--version"], capture_output=True, text=True, env=env
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"items {__version__} (onebin {__version__})\n"
+    assert result.stdout == expected_version(sys.executable, "items", __version__) + "\n"

@@ -20,6 +20,7 @@ import pytest
 
 from onebin import __version__
 from tests.build.running import serve_any_port
+from tests.support import expected_version
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "src" / "onebin" / "items" / "web"
@@ -93,7 +94,7 @@ def test_wheel_installed_elsewhere_runs_from_there(installed: Path, tmp_path: Pa
         env=env,
         check=True,
     )
-    assert version.stdout == f"items {__version__} (onebin {__version__})\n"
+    assert version.stdout == expected_version(sys.executable, "items", __version__) + "\n"
 
 
 def test_wheel_installed_elsewhere_serves_its_frontend(installed: Path, tmp_path: Path):

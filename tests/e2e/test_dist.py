@@ -28,13 +28,12 @@ import brotli
 import httpx
 import pytest
 
-from onebin import App, __version__
+from onebin import __version__
 from onebin.build.executable import bootloader_files
 from onebin.build.trim import excluded_modules
-from onebin.versions import version_line, versions
 from tests.build import tiny
 from tests.build.running import serve_any_port
-from tests.support import ServerProcess, wait_until
+from tests.support import ServerProcess, expected_version, wait_until
 
 pytestmark = pytest.mark.dist
 
@@ -77,6 +76,8 @@ class Host:
     command: tuple[str, ...]
     root: Path
     env: dict[str, str]
+    # The interpreter whose libraries the artifact runs on.
+    python: str
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -94,10 +95,12 @@ def artifact_host(kind: str, artifact: Path, root: Path) -> Host:
     """Run ``artifact`` (the executable, or the zipapp under the system Python) in ``root``."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"}
     if kind == "exe":
-        return Host((str(artifact),), root, {**env, "XDG_CACHE_HOME": str(root / "cache")})
+        cache = {**env, "XDG_CACHE_HOME": str(root / "cache")}
+        return Host((str(artifact),), root, cache, python=sys.executable)
     if not Path(SYSTEM_PYTHON).exists():
         pytest.fail(f"the zipapp needs the system Python at {SYSTEM_PYTHON}")
-    return Host((SYSTEM_PYTHON, str(artifact)), root, {**env, "SHIV_ROOT": str(root / "shiv")})
+    shiv = {**env, "SHIV_ROOT": str(root / "shiv")}
+    return Host((SYSTEM_PYTHON, str(artifact)), root, shiv, python=SYSTEM_PYTHON)
 
 
 @pytest.fixture(params=["exe", "pyz"])
@@ -150,7 +153,7 @@ def test_dist_executable_fits_the_size_budget(dist: Path):
 def test_dist_version_and_help_work(host: Host):
     version = host.run("--version")
     assert version.returncode == 0, version.stderr
-    assert version.stdout == version_line(versions(App(name="items", version=__version__))) + "\n"
+    assert version.stdout == expected_version(host.python, "items", __version__) + "\n"
     helped = host.run("--help")
     assert helped.returncode == 0, helped.stderr
     assert all(command in helped.stdout for command in ("serve", "token", "build"))
@@ -371,7 +374,7 @@ def tiny_url(tiny_host: Host) -> Iterator[str]:
 def test_dist_tiny_app_prints_its_own_version(tiny_host: Host):
     version = tiny_host.run("--version")
     assert version.returncode == 0, version.stderr
-    assert version.stdout == version_line(versions(App(name="tiny", version=tiny.VERSION))) + "\n"
+    assert version.stdout == expected_version(tiny_host.python, "tiny", tiny.VERSION) + "\n"
 
 
 def test_dist_tiny_app_answers_its_route(tiny_url: str):

@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from onebin import __version__
-from tests.support import free_port, wait_until
+from tests.support import expected_version, free_port, wait_until
 from tests.test_new import generated_tests, readme_blocks
 
 pytestmark = pytest.mark.dist
@@ -308,7 +308,7 @@ def test_packed_zipapp_runs_under_the_system_python(walkthrough: Walkthrough, tm
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"guestbook 0.1.0 (onebin {__version__})"
+    assert result.stdout.strip() == expected_version(SYSTEM_PYTHON, "guestbook", "0.1.0")
 
 
 @pytest.mark.browser

@@ -19,8 +19,13 @@
 set -eu
 
 : "${SOURCES:?}" "${PREFIX:?}" "${JOBS:=2}"
-WORK=$(mktemp -d /tmp/toolchain.XXXXXX)
+# The same paths and dates on every machine, so that two builds of one lock compile
+# the same bytes: paths end up in the binaries (__FILE__), and gcc, OpenSSL and
+# CPython take their build dates from SOURCE_DATE_EPOCH.
+WORK=/tmp/toolchain
+rm -rf "$WORK" && mkdir -p "$WORK"
 COMPAT=$WORK/glibc-compat.h
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}"
 
 case "$(uname -m)" in
     x86_64) BASE=GLIBC_2.2.5 ;;
