@@ -83,7 +83,7 @@ dist: $(STAMPS)/dist frontend
 
 # dist/portable/onebin: the same executable built in a Debian 11 root from Debian's
 # sources, so it runs on glibc 2.28 and newer (README, Deploy). The toolchain is cached
-# in ~/.cache/onebin-build; the first run takes about 10 minutes.
+# in ~/.cache/onebin-build; the first run takes about 6 minutes on 2 cores.
 PORTABLE_DEB_PACKAGES := binutils debootstrap dpkg-dev
 dist-portable: $(STAMPS)/dist frontend
 	$(MAKE) system-deps TEST_DEB_PACKAGES="$(PORTABLE_DEB_PACKAGES)"

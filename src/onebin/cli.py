@@ -509,7 +509,7 @@ def build_parser(default_app: str = DEFAULT_APP, prog: str = "onebin") -> argpar
         "--portable",
         action="store_true",
         help="build DIST/portable/NAME instead, which runs on glibc 2.28 or newer: "
-        "needs root, debootstrap and about 10 minutes the first time",
+        "needs root, debootstrap and about 6 minutes on 2 cores the first time",
     )
     arguments(build, APP_ONLY)
     build.set_defaults(handler=cmd_build, options=APP_ONLY)

@@ -5,7 +5,7 @@ Three steps, the first two cached under keys of their inputs:
 1. **The toolchain** (``toolchain-KEY``): a Debian 11 build root (``root``) with
    CPython and its native libraries built from Debian's sources (``sources``,
    ``toolchain.sh``) in ``/opt/onebin-python``. Keyed on the script, the lock, the
-   build root's release and packages, and the machine: about 8 minutes on 2 cores
+   build root's release and packages, and the machine: about 6 minutes on 2 cores
    from nothing, reused by every later build.
 2. **A virtualenv** (``/venvs/KEY`` in the root) of exactly the distributions, at
    exactly the versions, the host's build has installed: the app's and onebin's
@@ -75,6 +75,9 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class PortableArtifact:
+    """The file written, its size report, its own ``--version`` line, the newest glibc
+    version any of its ELF files needs, and how many ELF files were checked."""
+
     path: Path
     report: str
     version: str
@@ -132,8 +135,8 @@ class Toolchain:
     """The cached build root with the interpreter in it, made on first use."""
 
     def __init__(self, cache: Path, ca_bundle: Path | None, progress: Progress) -> None:
-        script = resources.files(__package__).joinpath("toolchain.sh").read_text()
-        self.key = toolchain_key(script, lock_text(), platform.machine())
+        self.script = resources.files(__package__).joinpath("toolchain.sh").read_text()
+        self.key = toolchain_key(self.script, lock_text(), platform.machine())
         self.cache = cache
         self.progress = progress
         self.log = cache / f"toolchain-{self.key}.log"
@@ -150,7 +153,9 @@ class Toolchain:
         self.cache.mkdir(parents=True, exist_ok=True)
         self._remove_old()
         self.log.write_text("")
-        self.progress(f"toolchain {self.key}: building (about 10 minutes; log: {self.log})")
+        self.progress(
+            f"toolchain {self.key}: building (about 6 minutes on 2 cores; log: {self.log})"
+        )
         self.progress(f"  {SUITE} build root by debootstrap")
         self.root.create(MIRROR)
         self.progress("  Debian source packages (sources.lock)")
@@ -160,8 +165,7 @@ class Toolchain:
             for package in unpacked.iterdir():
                 if package.is_dir():
                     shutil.copytree(package, target / package.name, symlinks=True)
-        script = resources.files(__package__).joinpath("toolchain.sh").read_text()
-        (self.root.path / "build" / "toolchain.sh").write_text(script)
+        (self.root.path / "build" / "toolchain.sh").write_text(self.script)
         self.progress("  zlib, bzip2, xz, libffi, expat, SQLite, OpenSSL, CPython")
         self.root.run(
             ["sh", "/build/toolchain.sh"],
