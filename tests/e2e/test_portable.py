@@ -14,8 +14,6 @@ first and a missing one is a failure.
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import re
 import shutil
@@ -32,7 +30,7 @@ import pytest
 import trustme
 from playwright.sync_api import Page, expect
 
-from onebin.build.launcher import payload
+from onebin.build.launcher import unpack
 from onebin.build.portable.build import default_cache
 from onebin.build.portable.glibc import LIMIT, check_tree
 from onebin.build.portable.root import PATH, SUITE, enter_command, run_logged
@@ -113,9 +111,7 @@ def test_the_root_is_an_old_pristine_debian(old_linux: OldLinux):
 
 
 def test_every_file_inside_needs_glibc_2_28_at_most(tmp_path: Path):
-    data = gzip.decompress(payload(PORTABLE.read_bytes()))
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        archive.extractall(tmp_path, filter="data")
+    unpack(PORTABLE, tmp_path)
     needs = check_tree(tmp_path)
     assert len(needs) > 40  # the bootloader, libpython, OpenSSL, SQLite, every extension
     assert max(version for version in needs.values() if version) <= LIMIT

@@ -13,8 +13,12 @@ The host needs only ``sh``, ``tail``, ``gzip``, ``tar`` and ``mktemp``.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import re
+import tarfile
+from pathlib import Path
 
 from onebin.errors import BuildError
 
@@ -79,3 +83,12 @@ def payload(executable: bytes) -> bytes:
     if len(parts) <= lines or parts[0] != b"#!/bin/sh":
         raise BuildError("not an executable written by onebin build")
     return parts[lines]
+
+
+def unpack(executable: Path, into: Path) -> None:
+    """Unpack an executable's program tree into ``into``, as its first start would."""
+    data = gzip.decompress(payload(executable.read_bytes()))
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        # Python before 3.11.4 has no extraction filters; onebin build wrote this archive.
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        archive.extractall(into, **safe)  # noqa: S202

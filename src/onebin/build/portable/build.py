@@ -22,13 +22,10 @@ Three steps, the first two cached under keys of their inputs:
 from __future__ import annotations
 
 import fcntl
-import gzip
 import hashlib
-import io
 import os
 import platform
 import shutil
-import tarfile
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,7 +37,7 @@ from pathlib import Path
 from onebin.app import App
 from onebin.build import EXECUTABLE
 from onebin.build.closure import dependencies, installed_requires
-from onebin.build.launcher import payload
+from onebin.build.launcher import unpack
 from onebin.build.plan import plan_build
 from onebin.build.portable import glibc
 from onebin.build.portable.root import (
@@ -305,9 +302,5 @@ def _write_metadata(site: Path, distribution: str, packages: Sequence[str]) -> N
 
 def _check_payload(executable: Path, into: Path) -> dict[str, glibc.Version | None]:
     """Unpack the executable's program tree into ``into`` and check every ELF file in it."""
-    data = gzip.decompress(payload(executable.read_bytes()))
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        # The archive was just built here; Python before 3.11.4 has no extraction filters.
-        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-        archive.extractall(into, **safe)  # noqa: S202
+    unpack(executable, into)
     return glibc.check_tree(into)

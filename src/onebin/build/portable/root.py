@@ -38,6 +38,15 @@ BUILD_PACKAGES = (
     # SQLite's build generates its amalgamation with tclsh.
     "tcl",
 )
+# What the host runs for a portable build, and the Debian package each comes in.
+HOST_TOOLS = {
+    "debootstrap": "debootstrap",
+    "unshare": "util-linux",
+    "chroot": "coreutils",
+    "apt-get": "apt",
+    "dpkg-source": "dpkg-dev",
+    "objdump": "binutils",
+}
 # The host's CA bundle, copied into the root where pip inside is told to look.
 CA_BUNDLE = "etc/onebin-build/ca-certificates.crt"
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -52,23 +61,15 @@ def missing_tools(is_root: bool, which: Mapping[str, str | None]) -> list[str]:
     ``which`` maps each tool to its path (``shutil.which``), ``None`` when absent.
     """
     problems = [] if is_root else ["run as root: the build root needs chroot and mounts"]
-    packages = {
-        "debootstrap": "debootstrap",
-        "unshare": "util-linux",
-        "chroot": "coreutils",
-        "apt-get": "apt",
-        "dpkg-source": "dpkg-dev",
-        "objdump": "binutils",
-    }
-    absent = sorted({package for tool, package in packages.items() if which.get(tool) is None})
+    absent = sorted({package for tool, package in HOST_TOOLS.items() if which.get(tool) is None})
     if absent:
         problems.append(f"install {' '.join(absent)} (apt-get install {' '.join(absent)})")
     return problems
 
 
 def host_problems() -> list[str]:
-    tools = ("debootstrap", "unshare", "chroot", "apt-get", "dpkg-source", "objdump")
-    return missing_tools(os.geteuid() == 0, {tool: shutil.which(tool) for tool in tools})
+    which = {tool: shutil.which(tool) for tool in HOST_TOOLS}
+    return missing_tools(os.geteuid() == 0, which)
 
 
 def enter_command(root: Path, command: Sequence[str], env: Mapping[str, str]) -> list[str]:
@@ -83,7 +84,7 @@ def enter_command(root: Path, command: Sequence[str], env: Mapping[str, str]) ->
     return [*enter, str(root), "/usr/bin/env", "-i", *assignments, *command]
 
 
-def run_logged(command: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> None:
+def run_logged(command: Sequence[str], log: Path) -> None:
     """Run ``command``, its output added to ``log``; if it fails, ``BuildError`` with the tail."""
     with log.open("ab") as output:
         output.write(f"\n$ {' '.join(command)}\n".encode())
@@ -93,7 +94,6 @@ def run_logged(command: Sequence[str], log: Path, env: Mapping[str, str] | None 
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            env=None if env is None else dict(env),
             check=False,
         )
     if result.returncode != 0:
